@@ -1,0 +1,148 @@
+"""The layer protocol and the sequential container.
+
+Every array carries a leading ensemble axis E (DESIGN.md): inputs are (E, B, ...), every
+parameter is (E, ...). A layer
+
+- keeps its parameters in ``params`` and, after ``backward``, their gradients in ``grads``,
+  both keyed by short names (``w``, ``b``, ``gamma``); the full, stable name is
+  ``f"{layer.name}.{key}"`` (``conv1.w``, ``bn1.gamma``) and ``kinds`` says whether each is a
+  ``weight``, ``bias`` or ``norm`` parameter;
+- draws one member's initial values from a NumPy Generator on the host (``init_member``), so
+  member e of an ensemble equals a model built alone from the same seed;
+- caches in ``forward`` what ``backward`` needs, and ``backward(dout)`` returns ``dx``.
+
+Layers find their array module from their inputs, so the same code runs on NumPy and CuPy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import backend
+
+KINDS = ("weight", "bias", "norm")
+
+
+class Layer:
+    """Base class: a layer without parameters that passes its input through."""
+
+    def __init__(self, name: str = "") -> None:
+        self.name = name
+        self.params: dict[str, Any] = {}
+        self.grads: dict[str, Any] = {}
+        self.kinds: dict[str, str] = {}
+        self.training = True
+        self.ensemble = 0
+        self.dtype: Any = None
+
+    def init_member(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Initial parameters of one ensemble member, drawn on the host from ``rng``."""
+        return {}
+
+    def init_buffers(self, ensemble: int, dtype: Any) -> None:
+        """Allocate non-trained state (running statistics) for ``ensemble`` members."""
+
+    def sublayers(self) -> list[Layer]:
+        """Layers this one is made of (for containers and residual blocks)."""
+        return []
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+    def backward(self, dout: Any) -> Any:
+        return dout
+
+    def init(self, seeds: int | Sequence[int], dtype: Any = np.float32) -> Layer:
+        """Build an ensemble of ``len(seeds)`` members on the current backend.
+
+        Member e draws every parameter, layer by layer in a fixed order, from
+        ``numpy.random.default_rng(seeds[e])``: it equals a model built alone from that seed.
+        """
+        seeds = [seeds] if np.isscalar(seeds) else list(seeds)
+        if len(seeds) == 0:
+            raise ValueError("ensemble size must be at least 1: got an empty list of seeds")
+        members = []
+        for seed in seeds:
+            rng = np.random.default_rng(seed)
+            members.append([layer.init_member(rng) for layer in iter_layers(self)])
+        for i, layer in enumerate(iter_layers(self)):
+            layer.params = {
+                key: backend.asarray(np.stack([m[i][key] for m in members]), dtype=dtype)
+                for key in members[0][i]
+            }
+            layer.grads = {}
+            layer.init_buffers(len(seeds), dtype)
+        self.ensemble = len(seeds)
+        self.dtype = np.dtype(dtype)
+        return self
+
+    def train(self, mode: bool = True) -> Layer:
+        for layer in iter_layers(self):
+            layer.training = mode
+        return self
+
+    def eval(self) -> Layer:
+        return self.train(False)
+
+    def num_params(self) -> int:
+        """Trainable parameters of one ensemble member."""
+        return int(sum(np.prod(v.shape[1:]) for v in self.named_params().values()))
+
+    def set_workers(self, workers: int) -> None:
+        """Simulated data parallelism: batch-norm statistics over B / workers examples each."""
+        for layer in iter_layers(self):
+            if hasattr(layer, "workers"):
+                layer.workers = workers
+
+    def named_params(self) -> dict[str, Any]:
+        """Parameters of this layer and its sublayers by full name (``conv1.w``).
+
+        The arrays are the layers' own, so an optimizer that updates them in place updates
+        the model."""
+        return {f"{l.name}.{k}": v for l in iter_layers(self) for k, v in l.params.items()}
+
+    def named_grads(self) -> dict[str, Any]:
+        """Gradients from the last ``backward``, by full name."""
+        return {f"{l.name}.{k}": v for l in iter_layers(self) for k, v in l.grads.items()}
+
+    def named_kinds(self) -> dict[str, str]:
+        """``weight``, ``bias`` or ``norm`` for every parameter, by full name."""
+        return {f"{l.name}.{k}": v for l in iter_layers(self) for k, v in l.kinds.items()}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+def iter_layers(layer: Layer) -> Iterator[Layer]:
+    """The layer and all its sublayers, depth first, in a fixed order."""
+    yield layer
+    for sub in layer.sublayers():
+        yield from iter_layers(sub)
+
+
+class Sequential(Layer):
+    """Layers applied one after another; the usual top-level model."""
+
+    def __init__(self, layers: Sequence[Layer], name: str = "") -> None:
+        super().__init__(name)
+        self.layers = list(layers)
+        names = [f"{l.name}.{k}" for l in iter_layers(self) for k in l.kinds]
+        duplicates = {n for n in names if names.count(n) > 1}
+        if duplicates:
+            raise ValueError(f"duplicate parameter names in model: {sorted(duplicates)}")
+
+    def sublayers(self) -> list[Layer]:
+        return self.layers
+
+    def forward(self, x: Any) -> Any:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout: Any) -> Any:
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout

@@ -1,0 +1,65 @@
+"""Fully connected layer, batched over the ensemble axis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import Layer
+
+
+class Linear(Layer):
+    """y = x W + b, for every ensemble member e at once.
+
+    Shapes: x (E, B, F_in) (or (1, B, F_in), shared by all members), W (E, F_in, F_out),
+    b (E, F_out), y (E, B, F_out).
+
+    Backward, with dout = dL/dy:
+        dW = x^T dout,   db = sum_B dout,   dx = dout W^T.
+
+    He initialisation W ~ N(0, 2 / F_in) (for ReLU nets); ``bias_init`` is the constant bias
+    (Caffe's AlexNet uses small positive values so that ReLUs start active, and a non-zero
+    bias can be adapted by LARS, whose local rate is proportional to ||b||).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        name: str = "fc",
+        bias: bool = True,
+        bias_init: float = 0.0,
+        gain: float = 2.0,
+    ) -> None:
+        super().__init__(name)
+        self.in_features, self.out_features = in_features, out_features
+        self.bias, self.bias_init, self.gain = bias, bias_init, gain
+        self.kinds = {"w": "weight", "b": "bias"} if bias else {"w": "weight"}
+
+    def init_member(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        std = np.sqrt(self.gain / self.in_features)
+        params = {"w": rng.normal(0.0, std, (self.in_features, self.out_features))}
+        if self.bias:
+            params["b"] = np.full(self.out_features, self.bias_init)
+        return params
+
+    def forward(self, x: Any) -> Any:
+        if x.ndim != 3 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"{self.name}: expected input (E, B, {self.in_features}), got {tuple(x.shape)}"
+            )
+        self.x = x
+        y = x @ self.params["w"]
+        if self.bias:
+            y = y + self.params["b"][:, None, :]
+        return y
+
+    def backward(self, dout: Any) -> Any:
+        self.grads["w"] = self.x.transpose(0, 2, 1) @ dout
+        if self.bias:
+            self.grads["b"] = dout.sum(axis=1)
+        dx = dout @ self.params["w"].transpose(0, 2, 1)
+        if self.x.shape[0] == 1 < dx.shape[0]:  # an input shared by all members
+            dx = dx.sum(axis=0, keepdims=True)
+        return dx
