@@ -1,0 +1,282 @@
+"""Learning-rate schedules: pure functions of the iteration t, computed on the host with NumPy.
+
+A schedule is built by a small factory and called on a step or an array of steps::
+
+    lr = warmup(step_decay(scale_lr(0.1, 8192, 256, "linear"), [30 * S, 60 * S, 80 * S]),
+                "gradual", warmup_steps(5, S), start=0.1)
+    table = lr(np.arange(90 * S))          # (T,), or (T, E) for per-member hyperparameters
+
+Hyperparameters (``lr``, ``start``, ``end``, ``factor``) are a scalar or a 1-D array of shape
+(E,), one value per ensemble member. The contract: ``schedule(step)`` has shape
+``np.shape(step) + (E,)`` when any hyperparameter has shape (E,), else ``np.shape(step)``.
+Bad arguments raise ``ValueError`` at construction, before any compute.
+
+Equations (t the iteration, gamma_0 the peak rate, T the total steps):
+
+    constant     gamma_t = gamma_0
+    step_decay   gamma_t = gamma_0 * factor^(number of milestones <= t)       (Goyal: /10)
+    poly         gamma_t = end + (gamma_0 - end) (1 - min(t, T) / T)^power     (LARS: power 2)
+    cosine       gamma_t = end + (gamma_0 - end) (1 + cos(pi min(t, T) / T)) / 2
+    warmup       see ``warmup``; LEGW see ``legw``; scaling rules see ``scale_lr``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+Schedule = Callable[[int | np.ndarray], np.ndarray]
+
+WARMUPS = ("none", "constant", "gradual")
+SCALING_RULES = ("none", "linear", "sqrt")
+
+
+# ---------------------------------------------------------------------------------------------
+# argument checks (at construction) and the step axis
+
+
+def _hyper(name: str, value: Any, *, positive: bool = False) -> np.ndarray:
+    """A hyperparameter as float64 of shape () or (E,), finite and >= 0 (> 0 if positive)."""
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} must be a number or a 1-D array of numbers, got {value!r}"
+        ) from None
+    if a.ndim > 1 or (a.ndim == 1 and a.size == 0):
+        raise ValueError(
+            f"{name} must be a scalar or a 1-D array of shape (E,) (one per ensemble member), "
+            f"got shape {a.shape}"
+        )
+    bound = "> 0" if positive else ">= 0"
+    if not np.all(np.isfinite(a)) or np.any(a <= 0 if positive else a < 0):
+        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
+    return a
+
+
+def _scalar(name: str, value: Any, *, positive: bool = False) -> float:
+    """A scalar hyperparameter, finite and >= 0 (> 0 if positive)."""
+    a = _hyper(name, value, positive=positive)
+    if a.ndim:
+        raise ValueError(f"{name} must be a scalar, got shape {a.shape}")
+    return float(a)
+
+
+def _count(name: str, value: Any, *, positive: bool = False) -> int:
+    """A number of steps: an integer >= 0 (> 0 if positive)."""
+    bound = "> 0" if positive else ">= 0"
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
+    if value < 0 or (positive and value == 0):
+        raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
+    return int(value)
+
+
+def _members(**shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """The common member shape, () or (E,), of several hyperparameters."""
+    try:
+        return np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        given = ", ".join(f"{k} {v}" for k, v in shapes.items())
+        raise ValueError(
+            f"per-member hyperparameters must share one ensemble size E, got shapes {given}"
+        ) from None
+
+
+def _steps(step: int | np.ndarray, members: tuple[int, ...]) -> np.ndarray:
+    """The iteration(s) as float64, with a trailing member axis when E is present."""
+    t = np.asarray(step, dtype=np.float64)
+    if not np.all(np.isfinite(t)) or np.any(t < 0):
+        raise ValueError(f"step must be finite and >= 0, got {step!r}")
+    return t[..., None] if members else t
+
+
+# ---------------------------------------------------------------------------------------------
+# decays
+
+
+def constant(lr: float | np.ndarray) -> Schedule:
+    """gamma_t = lr for every t."""
+    lr = _hyper("lr", lr)
+
+    def schedule(step: int | np.ndarray) -> np.ndarray:
+        t = _steps(step, lr.shape)
+        return lr * np.ones_like(t)
+
+    return schedule
+
+
+def step_decay(
+    lr: float | np.ndarray, milestones: Sequence[int], factor: float | np.ndarray = 0.1
+) -> Schedule:
+    """gamma_t = lr * factor^(number of milestones <= t): multiplied by ``factor`` at each
+    milestone iteration (Goyal et al.: divided by 10 at epochs 30, 60, 80, given here as
+    iterations). The rate at a milestone is already the decayed one."""
+    lr, factor = _hyper("lr", lr), _hyper("factor", factor, positive=True)
+    members = _members(lr=lr.shape, factor=factor.shape)
+    ms = [_count(f"milestones[{i}]", m) for i, m in enumerate(milestones)]
+    if any(b <= a for a, b in zip(ms, ms[1:], strict=False)):
+        raise ValueError(f"milestones must be strictly increasing, got {list(milestones)}")
+    ms_arr = np.asarray(ms, dtype=np.float64)
+
+    def schedule(step: int | np.ndarray) -> np.ndarray:
+        t = _steps(step, members)
+        drops = np.searchsorted(ms_arr, t, side="right")
+        return lr * factor**drops
+
+    return schedule
+
+
+def poly(
+    lr: float | np.ndarray,
+    total_steps: int,
+    power: float = 2.0,
+    end: float | np.ndarray = 0.0,
+) -> Schedule:
+    """gamma_t = end + (lr - end) (1 - min(t, T) / T)^power with T = ``total_steps``
+    (LARS: gamma_0 (1 - t/T)^2). Constant at ``end`` from t = T on."""
+    lr, end = _hyper("lr", lr), _hyper("end", end)
+    total = _count("total_steps", total_steps, positive=True)
+    power = _scalar("power", power, positive=True)
+    members = _members(lr=lr.shape, end=end.shape)
+
+    def schedule(step: int | np.ndarray) -> np.ndarray:
+        t = _steps(step, members)
+        return end + (lr - end) * (1.0 - np.minimum(t, total) / total) ** power
+
+    return schedule
+
+
+def cosine(lr: float | np.ndarray, total_steps: int, end: float | np.ndarray = 0.0) -> Schedule:
+    """gamma_t = end + (lr - end) (1 + cos(pi min(t, T) / T)) / 2 with T = ``total_steps``.
+    Constant at ``end`` from t = T on."""
+    lr, end = _hyper("lr", lr), _hyper("end", end)
+    total = _count("total_steps", total_steps, positive=True)
+    members = _members(lr=lr.shape, end=end.shape)
+
+    def schedule(step: int | np.ndarray) -> np.ndarray:
+        t = _steps(step, members)
+        return end + (lr - end) * 0.5 * (1.0 + np.cos(np.pi * np.minimum(t, total) / total))
+
+    return schedule
+
+
+# ---------------------------------------------------------------------------------------------
+# warmup
+
+
+def warmup(
+    schedule: Schedule,
+    kind: str,
+    steps: int,
+    start: float | np.ndarray | None = None,
+) -> Schedule:
+    """Goyal et al.'s warmups in front of ``schedule``, over the first ``steps`` iterations.
+
+    ``none``      gamma_t = schedule(t).
+    ``constant``  gamma_t = start for t < steps, then schedule(t): the small-batch rate, then a
+                  jump. ``start`` is required.
+    ``gradual``   gamma_t = start + (schedule(steps) - start) t / steps for t < steps, then
+                  schedule(t): a constant increment every iteration, from ``start`` at t = 0 to
+                  the schedule's own value at t = steps. ``start`` defaults to 0.0; Goyal starts
+                  at the small-batch rate (lr of the base batch), so pass it.
+
+    After the warmup the wrapped schedule is evaluated at the global step t, not at t - steps:
+    a decay planned for iteration 30 S still happens at 30 S, and a poly/cosine decay has
+    already progressed by ``steps`` when the warmup ends. ``start`` may be (E,).
+    """
+    if kind not in WARMUPS:
+        raise ValueError(f"kind must be one of {WARMUPS}, got {kind!r}")
+    steps = _count("steps", steps)
+    if kind == "none":
+        return schedule
+    if start is None:
+        if kind == "constant":
+            raise ValueError(
+                "start is required for a constant warmup (the small-batch rate it holds)"
+            )
+        start = 0.0
+    start = _hyper("start", start)
+    inner = np.shape(schedule(0))
+    members = _members(schedule=inner, start=start.shape)
+    if steps == 0:
+        return schedule
+    target = schedule(steps)  # the rate the gradual warmup reaches at t = steps
+
+    def warmed(step: int | np.ndarray) -> np.ndarray:
+        t = _steps(step, members)
+        after = schedule(step)
+        if members and not inner:  # a shared schedule under a per-member start
+            after = after[..., None]
+        if kind == "constant":
+            during = start * np.ones_like(t)
+        else:
+            during = start + (target - start) * (t / steps)
+        return np.where(t < steps, during, after)
+
+    return warmed
+
+
+def warmup_steps(epochs: float, steps_per_epoch: int) -> int:
+    """Warmup length in iterations from a length in epochs: round(epochs * steps_per_epoch)."""
+    epochs = _scalar("epochs", epochs)
+    return round(epochs * _count("steps_per_epoch", steps_per_epoch, positive=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# scaling rules and LEGW
+
+
+def scale_lr(
+    base_lr: float | np.ndarray, batch: int, base_batch: int, rule: str
+) -> np.floating | np.ndarray:
+    """The peak rate at batch B from the rate ``base_lr`` tuned at ``base_batch`` B0.
+
+    ``none``    lr = base_lr
+    ``linear``  lr = base_lr * B / B0            (Goyal et al.'s linear scaling rule)
+    ``sqrt``    lr = base_lr * sqrt(B / B0)      (Krizhevsky 2014; LEGW's rate)
+
+    Returns a float64 scalar, or an (E,) array when ``base_lr`` is (E,).
+    """
+    if rule not in SCALING_RULES:
+        raise ValueError(f"rule must be one of {SCALING_RULES}, got {rule!r}")
+    base_lr = _hyper("base_lr", base_lr)
+    k = _count("batch", batch, positive=True) / _count("base_batch", base_batch, positive=True)
+    factor = {"none": 1.0, "linear": k, "sqrt": np.sqrt(k)}[rule]
+    return (base_lr * factor)[()]
+
+
+def legw_scaling(
+    base_lr: float | np.ndarray, base_warmup_epochs: float, k: float
+) -> tuple[np.floating | np.ndarray, float]:
+    """LEGW (You et al. 2019): batch x k -> peak lr x sqrt(k), warmup epochs x k.
+
+    Returns (peak lr, warmup epochs). With k times fewer iterations per epoch at the larger
+    batch, k times the warmup epochs is the *same number of warmup iterations* as at the base
+    batch: convert with ``warmup_steps(epochs, steps_per_epoch_at_the_large_batch)``.
+    """
+    base_lr = _hyper("base_lr", base_lr)
+    epochs = _scalar("base_warmup_epochs", base_warmup_epochs)
+    k = _scalar("k", k, positive=True)
+    return (base_lr * np.sqrt(k))[()], epochs * k
+
+
+def legw(
+    base_lr: float | np.ndarray,
+    base_warmup_epochs: float,
+    k: float,
+    steps_per_epoch: int,
+    decay: Callable[[Any], Schedule] = constant,
+    start: float | np.ndarray = 0.0,
+) -> Schedule:
+    """A complete LEGW schedule at k times the base batch.
+
+    gamma_t = gradual warmup from ``start`` over warmup_steps(k * base_warmup_epochs,
+    steps_per_epoch) iterations into ``decay(sqrt(k) * base_lr)``. ``steps_per_epoch`` is that of
+    the large batch; ``decay`` maps a peak rate to a schedule, e.g.
+    ``lambda lr: poly(lr, total_steps)`` (default: constant).
+    """
+    peak, epochs = legw_scaling(base_lr, base_warmup_epochs, k)
+    return warmup(decay(peak), "gradual", warmup_steps(epochs, steps_per_epoch), start=start)
