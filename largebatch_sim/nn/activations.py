@@ -1,0 +1,72 @@
+"""Layers without parameters: ReLU, Flatten, Dropout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+from .base import Layer
+
+
+class ReLU(Layer):
+    """y = max(x, 0); backward dx = dout * [x > 0] (the subgradient 0 at x = 0)."""
+
+    def __init__(self, name: str = "relu") -> None:
+        super().__init__(name)
+
+    def forward(self, x: Any) -> Any:
+        xp = backend.get_array_module(x)
+        self.mask = x > 0
+        return xp.maximum(x, 0)
+
+    def backward(self, dout: Any) -> Any:
+        return dout * self.mask
+
+
+class Flatten(Layer):
+    """(E, B, d_1, ..., d_k) -> (E, B, d_1 ... d_k), row-major; backward reshapes dout back."""
+
+    def __init__(self, name: str = "flatten") -> None:
+        super().__init__(name)
+
+    def forward(self, x: Any) -> Any:
+        if x.ndim < 2:
+            raise ValueError(f"{self.name}: expected input (E, B, ...), got {tuple(x.shape)}")
+        self.x_shape = x.shape
+        return x.reshape(x.shape[0], x.shape[1], -1)
+
+    def backward(self, dout: Any) -> Any:
+        return dout.reshape(self.x_shape)
+
+
+class Dropout(Layer):
+    """Inverted dropout: y = x * m / (1 - p), m ~ Bernoulli(1 - p) per element, in training.
+
+    Backward: dx = dout * m / (1 - p). In evaluation mode (``layer.eval()``) or with p = 0
+    it is the identity, so no rescaling is needed at test time.
+
+    The masks are drawn on the device from the array module's global generator
+    (``numpy.random`` or ``cupy.random``): dropout masks are the one randomness in the
+    library that may come from the device rather than a host NumPy Generator (DESIGN.md), so
+    runs with dropout are not bit-reproducible across backends; equality tests run with
+    dropout off. Every element draws its own mask, so the members of an ensemble drop
+    different units (an input shared by all members, leading axis 1, shares its mask).
+    """
+
+    def __init__(self, p: float = 0.5, name: str = "dropout") -> None:
+        super().__init__(name)
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"{name}: p must be in [0, 1), got {p!r}")
+        self.p = p
+
+    def forward(self, x: Any) -> Any:
+        if not self.training or self.p == 0.0:
+            self.mask = None
+            return x
+        xp = backend.get_array_module(x)
+        # the scaled mask in x's dtype: one multiply in forward and one in backward
+        self.mask = (xp.random.random(x.shape) >= self.p).astype(x.dtype) * (1.0 / (1.0 - self.p))
+        return x * self.mask
+
+    def backward(self, dout: Any) -> Any:
+        return dout if self.mask is None else dout * self.mask

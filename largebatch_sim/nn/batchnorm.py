@@ -1,0 +1,163 @@
+"""Batch normalisation, computed per simulated worker (Goyal et al.'s n = 32 "ghost" batches)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import backend
+from .base import Layer
+
+
+class BatchNorm(Layer):
+    """y = gamma * (x - mu) / sqrt(var + eps) + beta, with statistics per worker chunk.
+
+    Shapes: x (E, B, C) or (E, B, C, *spatial) such as (E, B, C, H, W) (or E = 1, an input
+    shared by all members); gamma, beta (E, C); y like x.
+
+    Training: the global batch B = k * n is split into ``workers`` = k contiguous chunks of n
+    examples (example i belongs to chunk i // n). Chunk j is normalised by its own per-channel
+    mean mu_j and biased variance var_j over its n examples and all spatial positions
+    (m = n * prod(spatial) values); statistics never cross chunks or members. With
+    x_hat = (x - mu_j) / sqrt(var_j + eps), the exact backward per chunk is
+
+        dgamma = sum dout * x_hat,   dbeta = sum dout,
+        dx = (gamma / sqrt(var_j + eps)) * (g - mean_j(g) - x_hat * mean_j(g * x_hat)),
+        with g = dout (the means over the chunk's m values, the sums over everything).
+
+    Running statistics (E, C), used in eval mode instead of the chunk statistics:
+        running = momentum * running + (1 - momentum) * mean_j(stat_j),
+    with the unbiased variance var_j * m / (m - 1) for the running variance (as PyTorch).
+    ``momentum`` follows the Caffe/Keras convention: 0.9 here is PyTorch's momentum=0.1.
+
+    ``gamma_init = 0`` starts the layer at y = beta (Goyal's zero-init of the last BN of each
+    residual block, so the block starts as the identity). gamma and beta are of kind ``norm``.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        name: str = "bn",
+        workers: int = 1,
+        momentum: float = 0.9,
+        eps: float = 1e-5,
+        gamma_init: float = 1.0,
+    ) -> None:
+        super().__init__(name)
+        if not isinstance(num_features, int | np.integer) or num_features < 1:
+            raise ValueError(f"{name}: num_features must be a positive int, got {num_features!r}")
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"{name}: momentum must be in [0, 1], got {momentum!r}")
+        if not eps > 0:
+            raise ValueError(f"{name}: eps must be positive, got {eps!r}")
+        self.num_features = int(num_features)
+        self.workers = workers
+        self.momentum, self.eps, self.gamma_init = momentum, eps, gamma_init
+        self.kinds = {"gamma": "norm", "beta": "norm"}
+        self.buffers: dict[str, Any] = {}
+        self._check_workers()
+
+    @property
+    def running_mean(self) -> Any:
+        return self.buffers["running_mean"]
+
+    @property
+    def running_var(self) -> Any:
+        return self.buffers["running_var"]
+
+    def init_member(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        return {
+            "gamma": np.full(self.num_features, float(self.gamma_init)),
+            "beta": np.zeros(self.num_features),
+        }
+
+    def init_buffers(self, ensemble: int, dtype: Any) -> None:
+        shape = (ensemble, self.num_features)
+        self.buffers = {
+            "running_mean": backend.asarray(np.zeros(shape), dtype=dtype),
+            "running_var": backend.asarray(np.ones(shape), dtype=dtype),
+        }
+
+    def _check_workers(self) -> None:
+        k = self.workers
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            raise ValueError(f"{self.name}: workers must be a positive int, got {k!r}")
+
+    def _check_input(self, x: Any) -> tuple[int, int, int, int]:
+        """(E_in, B, C, S) of x, with S the number of spatial positions."""
+        if x.ndim < 3 or x.shape[2] != self.num_features:
+            raise ValueError(
+                f"{self.name}: expected input (E, B, {self.num_features}) or "
+                f"(E, B, {self.num_features}, H, W), got {tuple(x.shape)}"
+            )
+        ensemble = self.params["gamma"].shape[0]
+        if x.shape[0] not in (1, ensemble):
+            raise ValueError(
+                f"{self.name}: input ensemble axis {x.shape[0]} does not match the "
+                f"{ensemble} members (or 1, an input shared by all)"
+            )
+        return x.shape[0], x.shape[1], x.shape[2], math.prod(x.shape[3:])
+
+    def forward(self, x: Any) -> Any:
+        xp = backend.get_array_module(x)
+        e_in, batch, c, s = self._check_input(x)
+        # parameters and statistics broadcast against the (E, k, n, C, S) view
+        gamma = self.params["gamma"][:, None, None, :, None]
+        beta = self.params["beta"][:, None, None, :, None]
+        if self.training:
+            self._check_workers()
+            k = self.workers
+            if batch % k:
+                raise ValueError(
+                    f"{self.name}: batch {batch} is not divisible by workers={k}: "
+                    "each worker normalises batch / workers examples"
+                )
+            m = batch // k * s
+            if m < 2:
+                raise ValueError(
+                    f"{self.name}: each worker chunk has {m} value per channel "
+                    f"(batch {batch}, workers={k}); training BN needs at least 2"
+                )
+            xr = x.reshape(e_in, k, batch // k, c, s)
+            mu = xr.mean(axis=(2, 4), keepdims=True)
+            xc = xr - mu
+            var = (xc * xc).mean(axis=(2, 4), keepdims=True)
+            inv = 1.0 / xp.sqrt(var + self.eps)
+            xhat = xc * inv
+            self._update_running(mu, var, m)
+        else:
+            xr = x.reshape(e_in, 1, batch, c, s)
+            mean = self.buffers["running_mean"][:, None, None, :, None]
+            inv = 1.0 / xp.sqrt(self.buffers["running_var"][:, None, None, :, None] + self.eps)
+            xhat = (xr - mean) * inv
+        self.cache = (xhat, inv, self.training, x.shape)
+        y = gamma * xhat + beta
+        return y.reshape((y.shape[0],) + x.shape[1:])
+
+    def _update_running(self, mu: Any, var: Any, m: int) -> None:
+        """Average the chunks' statistics into the running estimates, in place."""
+        mom = self.momentum
+        batch_mean = mu.mean(axis=(1, 2, 4))  # (E_in, C)
+        batch_var = var.mean(axis=(1, 2, 4)) * (m / (m - 1))  # unbiased
+        rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
+        rm[...] = mom * rm + (1.0 - mom) * batch_mean
+        rv[...] = mom * rv + (1.0 - mom) * batch_var
+
+    def backward(self, dout: Any) -> Any:
+        xhat, inv, training, x_shape = self.cache
+        e_out = dout.shape[0]
+        dy = dout.reshape((e_out,) + xhat.shape[1:])
+        self.grads["gamma"] = (dy * xhat).sum(axis=(1, 2, 4))
+        self.grads["beta"] = dy.sum(axis=(1, 2, 4))
+        g = dy * self.params["gamma"][:, None, None, :, None]
+        if training:
+            g_mean = g.mean(axis=(2, 4), keepdims=True)
+            gx_mean = (g * xhat).mean(axis=(2, 4), keepdims=True)
+            dx = inv * (g - g_mean - xhat * gx_mean)
+        else:
+            dx = g * inv
+        if x_shape[0] == 1 < e_out:  # an input shared by all members
+            dx = dx.sum(axis=0, keepdims=True)
+        return dx.reshape(x_shape)

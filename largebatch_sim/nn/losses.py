@@ -1,0 +1,81 @@
+"""Losses and metrics: functions returning per-member values and the gradient.
+
+Every function takes (E, B, ...) predictions and returns arrays with a leading ensemble axis,
+on the device, without a host synchronisation. Losses are means over the global batch B, so
+the returned gradient already carries the 1/B (DESIGN.md: the loss is normalised by the
+global batch, whatever the number of simulated workers).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+
+
+def _check_labels(fn: str, logits: Any, y: Any) -> None:
+    if logits.ndim != 3:
+        raise ValueError(f"{fn}: logits must be (E, B, classes), got {tuple(logits.shape)}")
+    if logits.dtype.kind != "f":
+        raise ValueError(f"{fn}: logits must be floating point, got dtype {logits.dtype}")
+    E, B = logits.shape[:2]
+    if y.ndim != 2 or y.shape[1] != B or y.shape[0] not in (1, E):
+        raise ValueError(f"{fn}: labels y must be ({E}, {B}) or (1, {B}), got {tuple(y.shape)}")
+    if y.dtype.kind not in "iu":
+        raise ValueError(f"{fn}: labels y must be integers, got dtype {y.dtype}")
+
+
+def softmax_cross_entropy(logits: Any, y: Any) -> tuple[Any, Any]:
+    """L_e = (1/B) sum_b -log softmax(z_eb)_{y_eb},   dL_e/dz_eb = (softmax(z_eb) - 1_{y_eb}) / B.
+
+    Shapes: logits z (E, B, C) (float32 or float64), integer labels y (E, B), or (1, B)
+    shared by all members; returns loss (E,) and dlogits (E, B, C), both in the dtype of z.
+    log softmax(z) = z - m - log sum exp(z - m) with m = max(z): no overflow in float32.
+    Labels are not range-checked (that would need a host synchronisation): a label outside
+    [0, C) selects no class and contributes log sum exp(z - m) only.
+    """
+    _check_labels("softmax_cross_entropy", logits, y)
+    xp = backend.get_array_module(logits)
+    E, B, C = logits.shape
+    z = logits - logits.max(axis=-1, keepdims=True)
+    ez = xp.exp(z)
+    sumexp = ez.sum(axis=-1, keepdims=True)
+    onehot = (y[..., None] == xp.arange(C)).astype(logits.dtype)  # broadcasts a shared y
+    log_p = z - xp.log(sumexp)
+    loss = -(onehot * log_p).sum(axis=-1).mean(axis=1)
+    dlogits = (ez / sumexp - onehot) / B
+    return loss, dlogits
+
+
+def mse(pred: Any, target: Any) -> tuple[Any, Any]:
+    """L_e = (1/B) sum_b 1/2 ||pred_eb - target_eb||^2,   dL_e/dpred_eb = (pred_eb - target_eb) / B.
+
+    The squared norm sums over all feature axes (everything after (E, B)); the mean is over
+    the batch only, and the 1/2 makes the gradient the plain residual (the convention of
+    the noisy-quadratic and teacher-student papers, not PyTorch's mean over features too).
+    Shapes: pred (E, B, ...), target of the same shape or with leading axis 1 (shared);
+    returns loss (E,) and dpred with pred's shape.
+    """
+    if pred.ndim < 2 or target.ndim != pred.ndim or target.shape[1:] != pred.shape[1:]:
+        raise ValueError(
+            f"mse: pred must be (E, B, ...) and target the same shape or with leading axis 1, "
+            f"got {tuple(pred.shape)} and {tuple(target.shape)}"
+        )
+    if target.shape[0] not in (1, pred.shape[0]):
+        raise ValueError(
+            f"mse: target's leading axis must be 1 or {pred.shape[0]}, got {tuple(target.shape)}"
+        )
+    E, B = pred.shape[:2]
+    diff = pred - target
+    loss = 0.5 * (diff * diff).reshape(E, B, -1).sum(axis=-1).mean(axis=1)
+    return loss, diff / B
+
+
+def accuracy(logits: Any, y: Any) -> Any:
+    """Fraction of the batch whose largest logit is the label, per member: (E,).
+
+    Shapes as ``softmax_cross_entropy``; ties go to the first class (``argmax``). Returned in
+    the dtype of the logits, on the device.
+    """
+    _check_labels("accuracy", logits, y)
+    return (logits.argmax(axis=-1) == y).mean(axis=1, dtype=logits.dtype)

@@ -1,0 +1,70 @@
+"""AlexNet's local response normalisation across channels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+from .base import Layer
+
+
+def _window_sum(a: Any, before: int, after: int) -> Any:
+    """s[c] = sum of a[c'] for c - before <= c' <= c + after, along the channel axis 2.
+
+    A loop over the window's offsets on a zero-padded copy: exact in float32, unlike
+    differences of a cumulative sum."""
+    xp = backend.get_array_module(a)
+    C = a.shape[2]
+    pad_shape = a.shape[:2] + (C + before + after,) + a.shape[3:]
+    padded = xp.zeros(pad_shape, dtype=a.dtype)
+    padded[:, :, before : before + C] = a
+    s = padded[:, :, 0:C].copy()
+    for d in range(1, before + after + 1):
+        s += padded[:, :, d : d + C]
+    return s
+
+
+class LocalResponseNorm(Layer):
+    """y_c = x_c / s_c^beta,   s_c = k + (alpha / n) sum_{c' in W(c)} x_c'^2   (AlexNet, Sec. 3.3).
+
+    Per position (e, b, h, w) across the channels of x (E, B, C, H, W); n = ``size`` and the
+    window W(c) = [c - floor(n/2), c + floor((n-1)/2)] is clipped to the channels that exist.
+    alpha is divided by n as in Caffe and PyTorch (the paper's formula has no 1/n); the
+    defaults are the paper's k = 2, n = 5, alpha = 1e-4, beta = 0.75.
+
+    Backward, exact, with dout = dL/dy:
+        dx_j = dout_j s_j^-beta - (2 alpha beta / n) x_j sum_{c : j in W(c)} dout_c y_c / s_c,
+    where c ranges over the mirrored window [j - floor((n-1)/2), j + floor(n/2)].
+    """
+
+    def __init__(
+        self,
+        size: int = 5,
+        alpha: float = 1e-4,
+        beta: float = 0.75,
+        k: float = 2.0,
+        name: str = "lrn",
+    ) -> None:
+        super().__init__(name)
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise ValueError(f"{name}: size must be a positive int, got {size!r}")
+        if alpha < 0 or beta < 0:
+            raise ValueError(f"{name}: alpha and beta must be >= 0, got {alpha!r}, {beta!r}")
+        if k <= 0:  # s_c >= k keeps the division and the power defined
+            raise ValueError(f"{name}: k must be > 0, got {k!r}")
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, x: Any) -> Any:
+        if x.ndim != 5:
+            raise ValueError(f"{self.name}: expected input (E, B, C, H, W), got {tuple(x.shape)}")
+        xp = backend.get_array_module(x)
+        n = self.size
+        self.s = self.k + (self.alpha / n) * _window_sum(x * x, n // 2, (n - 1) // 2)
+        self.scale = xp.power(self.s, -self.beta)
+        self.x, self.y = x, x * self.scale
+        return self.y
+
+    def backward(self, dout: Any) -> Any:
+        n = self.size
+        t = _window_sum(dout * self.y / self.s, (n - 1) // 2, n // 2)  # the mirrored window
+        return dout * self.scale - (2.0 * self.alpha * self.beta / n) * self.x * t

@@ -1,0 +1,156 @@
+"""Max, average and global average pooling over the spatial axes (H, W)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+from .base import Layer
+from .spatial import IntOrPair, Pair, along_long_axes, as_pair, offset_index, output_length
+
+
+def _check_input(layer: Layer, x: Any) -> None:
+    if x.ndim != 5:
+        raise ValueError(f"{layer.name}: expected input (E, B, C, H, W), got {tuple(x.shape)}")
+
+
+def _blocks(x: Any, kernel: Pair, out: Pair) -> Any:
+    """Non-overlapping windows as (E, B, C, H_o, W_o, k_h k_w); the remainder is dropped."""
+    (kh, kw), (Ho, Wo) = kernel, out
+    E, B, C = x.shape[:3]
+    x = x[..., : Ho * kh, : Wo * kw].reshape(E, B, C, Ho, kh, Wo, kw)
+    return x.transpose(0, 1, 2, 3, 5, 4, 6).reshape(E, B, C, Ho, Wo, kh * kw)
+
+
+def _unblocks(g: Any, kernel: Pair, shape: tuple[int, ...]) -> Any:
+    """Inverse of ``_blocks``: (E, B, C, H_o, W_o, k_h k_w) onto a zero input of ``shape``."""
+    xp = backend.get_array_module(g)
+    (kh, kw), (E, B, C, Ho, Wo, _) = kernel, g.shape
+    dx = xp.zeros(shape, dtype=g.dtype)
+    g = g.reshape(E, B, C, Ho, Wo, kh, kw).transpose(0, 1, 2, 3, 5, 4, 6)
+    dx[..., : Ho * kh, : Wo * kw] = g.reshape(E, B, C, Ho * kh, Wo * kw)
+    return dx
+
+
+class MaxPool2d(Layer):
+    """y[h, w] = max over the window (i, j) of x[s_h h + i, s_w w + j], per channel.
+
+    Shapes: x (E, B, C, H, W), y (E, B, C, H_o, W_o), H_o = floor((H - k_h) / s_h) + 1 (a
+    remainder that fills no window is dropped). Backward: each window's dout goes to the
+    position of its maximum, the first one in row-major order when several tie (as
+    ``argmax``), so that a tie does not double the gradient; dx is zero elsewhere.
+
+    ``stride`` defaults to ``kernel_size``: non-overlapping windows, computed by a reshape;
+    any other stride (overlapping windows, as in AlexNet's 3/2) by one strided slice per
+    window offset. int arguments act only along axes longer than 1 (see ``spatial``), so
+    ``MaxPool2d(2)`` halves the length of MNIST-1D's (1, 40) rows and both sides of digits.
+    """
+
+    def __init__(
+        self, kernel_size: IntOrPair = 2, stride: IntOrPair | None = None, name: str = "pool"
+    ) -> None:
+        super().__init__(name)
+        as_pair(kernel_size, "kernel_size", name, 1)
+        if stride is not None:
+            as_pair(stride, "stride", name, 1)
+        self.kernel_arg, self.stride_arg = kernel_size, stride
+
+    def geometry(self, size: Pair) -> tuple[Pair, Pair]:
+        """(kernel, stride) pairs on an input of spatial size (H, W)."""
+        kernel = along_long_axes(self.kernel_arg, size, 1)
+        stride = kernel if self.stride_arg is None else along_long_axes(self.stride_arg, size, 1)
+        return kernel, stride
+
+    def output_size(self, size: Pair) -> Pair:
+        """(H_o, W_o) of the output for an input of spatial size (H, W)."""
+        (kh, kw), (sh, sw) = self.geometry(size)
+        return output_length(size[0], kh, sh), output_length(size[1], kw, sw)
+
+    def forward(self, x: Any) -> Any:
+        _check_input(self, x)
+        xp = backend.get_array_module(x)
+        H, W = x.shape[3:]
+        self.kernel, self.stride = self.geometry((H, W))
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        Ho, Wo = self.output_size((H, W))
+        if Ho < 1 or Wo < 1:
+            raise ValueError(f"{self.name}: input (H, W) = {(H, W)} is smaller than {(kh, kw)}")
+        if (sh, sw) == (kh, kw):
+            windows = _blocks(x, (kh, kw), (Ho, Wo))
+        else:  # overlapping or gapped windows: one strided slice per window offset
+            index = [offset_index(i, j, (Ho, Wo), (sh, sw)) for i in range(kh) for j in range(kw)]
+            windows = xp.stack([x[ix] for ix in index], axis=-1)
+        self.argmax = windows.argmax(axis=-1)  # the first maximum of each window
+        self.x_shape = x.shape
+        return windows.max(axis=-1)
+
+    def backward(self, dout: Any) -> Any:
+        xp = backend.get_array_module(dout)
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        if (sh, sw) == (kh, kw):
+            onehot = self.argmax[..., None] == xp.arange(kh * kw)
+            return _unblocks(onehot * dout[..., None], (kh, kw), self.x_shape)
+        Ho, Wo = dout.shape[3:]
+        dx = xp.zeros(self.x_shape, dtype=dout.dtype)
+        for i in range(kh):
+            for j in range(kw):  # overlapping windows may route to one pixel: add
+                dx[offset_index(i, j, (Ho, Wo), (sh, sw))] += (self.argmax == i * kw + j) * dout
+        return dx
+
+
+class AvgPool2d(Layer):
+    """y[h, w] = mean over the window (i, j) of x[k_h h + i, k_w w + j], per channel.
+
+    Non-overlapping windows (stride = kernel), computed by a reshape. Shapes: x (E, B, C, H,
+    W), y (E, B, C, floor(H / k_h), floor(W / k_w)); a remainder that fills no window is
+    dropped. Backward: dx = dout / (k_h k_w) on every position of its window, zero on the
+    remainder. int arguments act only along axes longer than 1 (see ``spatial``).
+    """
+
+    def __init__(self, kernel_size: IntOrPair = 2, name: str = "pool") -> None:
+        super().__init__(name)
+        as_pair(kernel_size, "kernel_size", name, 1)
+        self.kernel_arg = kernel_size
+
+    def output_size(self, size: Pair) -> Pair:
+        """(H_o, W_o) of the output for an input of spatial size (H, W)."""
+        kh, kw = along_long_axes(self.kernel_arg, size, 1)
+        return size[0] // kh, size[1] // kw
+
+    def forward(self, x: Any) -> Any:
+        _check_input(self, x)
+        H, W = x.shape[3:]
+        self.kernel = along_long_axes(self.kernel_arg, (H, W), 1)
+        Ho, Wo = self.output_size((H, W))
+        if Ho < 1 or Wo < 1:
+            raise ValueError(f"{self.name}: input (H, W) = {(H, W)} is smaller than {self.kernel}")
+        self.x_shape = x.shape
+        kh, kw = self.kernel
+        E, B, C = x.shape[:3]
+        return x[..., : Ho * kh, : Wo * kw].reshape(E, B, C, Ho, kh, Wo, kw).mean(axis=(4, 6))
+
+    def backward(self, dout: Any) -> Any:
+        xp = backend.get_array_module(dout)
+        kh, kw = self.kernel
+        g = xp.broadcast_to((dout / (kh * kw))[..., None], dout.shape + (kh * kw,))
+        return _unblocks(g, self.kernel, self.x_shape)
+
+
+class GlobalAvgPool(Layer):
+    """y[c] = mean over (h, w) of x[c, h, w]: (E, B, C, H, W) -> (E, B, C).
+
+    Backward: dx[c, h, w] = dout[c] / (H W).
+    """
+
+    def __init__(self, name: str = "gap") -> None:
+        super().__init__(name)
+
+    def forward(self, x: Any) -> Any:
+        _check_input(self, x)
+        self.x_shape = x.shape
+        return x.mean(axis=(3, 4))
+
+    def backward(self, dout: Any) -> Any:
+        xp = backend.get_array_module(dout)
+        H, W = self.x_shape[3:]
+        return xp.broadcast_to((dout / (H * W))[..., None, None], self.x_shape).copy()
