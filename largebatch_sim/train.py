@@ -1,0 +1,230 @@
+"""The training loop: one ensemble of E members, one global batch per step.
+
+Per step, entirely on the device (no host synchronisation):
+
+    x, y      <- next global batch (B = k n examples; batch norm sees k chunks of n)
+    L, dL/dz  <- softmax cross-entropy averaged over the global batch B
+    grads     <- backward
+    lr_t      <- the schedule's table, precomputed for every step and member
+    params    <- optimizer step, only for members still active
+    diverged  <- diverged | L non-finite | L > divergence_factor * L_0
+
+Metrics accumulate on the device and are fetched once per evaluation. A diverged member is
+frozen with ``where`` (its parameters stop changing) and recorded with its first step; its
+forward/backward still run inside the ensemble until every member has diverged, when the loop
+stops at the next evaluation. A member is ``collapsed`` when its training loss has sat within
+``collapse_tolerance`` of ln(classes) with chance accuracy for ``collapse_patience`` evaluations
+(the stuck-at-chance failure that often replaces NaN in small nets).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from . import backend
+from .nn.base import Layer
+from .nn.losses import accuracy, softmax_cross_entropy
+
+
+class Optimizer(Protocol):
+    def step(
+        self,
+        params: dict[str, Any],
+        grads: dict[str, Any],
+        lr: Any,
+        kinds: dict[str, str] | None = None,
+        active: Any = None,
+    ) -> None: ...
+
+
+class Instrument(Protocol):
+    """Something measured during training at steps of its choosing (see instruments.py)."""
+
+    def wants(self, step: int) -> bool: ...
+
+    def before_update(self, step: int, model: Layer, grads: dict[str, Any]) -> None: ...
+
+    def after_update(self, step: int, model: Layer) -> None: ...
+
+    def frame(self) -> pd.DataFrame: ...
+
+
+@dataclass
+class TrainResult:
+    """What a run leaves behind, as tidy tables.
+
+    ``history``: one row per (member, step, metric) with columns member, step, epoch, metric,
+    value; metrics are train_loss, train_acc (averaged over the steps since the last
+    evaluation), test_loss, test_acc and lr. Rows of a diverged member stop at its divergence.
+    ``summary``: one row per member with the final metrics and the status columns
+    diverged, diverged_step, collapsed, collapsed_step.
+    ``instruments``: each attached instrument's table.
+    """
+
+    history: pd.DataFrame
+    summary: pd.DataFrame
+    instruments: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def train(
+    model: Layer,
+    optimizer: Optimizer,
+    lr_table: np.ndarray,
+    sampler: Any,
+    test_data: tuple[Any, Any] | None = None,
+    *,
+    eval_every: int | None = None,
+    divergence_factor: float = 10.0,
+    collapse_patience: int = 3,
+    collapse_tolerance: float = 0.05,
+    instruments: dict[str, Instrument] | None = None,
+    eval_batch: int = 1024,
+    progress: bool = True,
+    description: str = "train",
+    loss_fn: Callable[[Any, Any], tuple[Any, Any]] = softmax_cross_entropy,
+) -> TrainResult:
+    """Train ``model`` (already ``init``-ed with E members) for ``len(lr_table)`` steps.
+
+    ``lr_table`` holds the learning rate of every step, shape (T,) or (T, E): build it with a
+    schedule, ``schedule(np.arange(T))``. It is moved to the device once. ``sampler`` yields
+    (x, y) global batches of shape (E or 1, B, ...). ``test_data`` is (x, y) on the host or
+    device, evaluated in chunks of ``eval_batch`` every ``eval_every`` steps and at the end.
+    """
+    if model.ensemble < 1:
+        raise ValueError("model must be initialised with model.init(seeds) before training")
+    lr_table = np.asarray(lr_table, dtype=np.float64)
+    steps = len(lr_table)
+    if steps < 1:
+        raise ValueError(f"lr_table must hold at least one step, got shape {lr_table.shape}")
+    if not np.all(np.isfinite(lr_table)) or np.any(lr_table < 0):
+        raise ValueError("learning rates must be finite and non-negative")
+    if divergence_factor <= 1:
+        raise ValueError(f"divergence_factor must be > 1, got {divergence_factor}")
+    E = model.ensemble
+    xp = backend.get_backend()
+    if lr_table.ndim == 1:
+        lr_table = np.repeat(lr_table[:, None], E, axis=1)
+    if lr_table.shape != (steps, E):
+        raise ValueError(f"lr_table must have shape (steps,) or (steps, {E}), got {lr_table.shape}")
+    lrs = backend.asarray(lr_table, dtype=model.dtype)
+    eval_every = eval_every or max(1, steps // 20)
+    instruments = instruments or {}
+    steps_per_epoch = sampler.steps_per_epoch
+    if test_data is not None:  # moved to the device once, not at every evaluation
+        test_data = (backend.asarray(test_data[0]), backend.asarray(test_data[1]))
+
+    params, kinds = model.named_params(), model.named_kinds()
+    active = xp.ones(E, dtype=bool)
+    diverged_step = xp.full(E, -1, dtype=np.int64)
+    loss0 = None
+    loss_sum = xp.zeros(E, dtype=np.float64)
+    acc_sum = xp.zeros(E, dtype=np.float64)
+    since_eval = 0
+    collapse_run = np.zeros(E, dtype=int)
+    collapsed_step = np.full(E, -1)
+    rows: list[tuple[int, int, float, str, float]] = []
+    last_metrics: dict[str, np.ndarray] = {}
+
+    bar = tqdm(total=steps, desc=description, disable=not progress, leave=False)
+    model.train()
+    for step in range(steps):
+        x, y = sampler.next()
+        logits = model.forward(x)
+        loss, dlogits = loss_fn(logits, y)
+        model.backward(dlogits)
+        grads = model.named_grads()
+        for inst in instruments.values():
+            if inst.wants(step):
+                inst.before_update(step, model, grads)
+        optimizer.step(params, grads, lrs[step], kinds=kinds, active=active)
+        for inst in instruments.values():
+            if inst.wants(step):
+                inst.after_update(step, model)
+
+        if loss0 is None:
+            loss0 = loss
+        bad = ~xp.isfinite(loss) | (loss > divergence_factor * loss0)
+        diverged_step = xp.where(active & bad, step, diverged_step)
+        active = active & ~bad
+        loss_sum += xp.where(active, loss, 0.0)
+        acc_sum += xp.where(active, accuracy(logits, y), 0.0)
+        since_eval += 1
+        bar.update()
+
+        if (step + 1) % eval_every == 0 or step + 1 == steps:
+            metrics = {
+                "train_loss": backend.to_host(loss_sum) / since_eval,
+                "train_acc": backend.to_host(acc_sum) / since_eval,
+                "lr": lr_table[step],
+            }
+            if test_data is not None:
+                metrics.update(evaluate(model, *test_data, batch=eval_batch, loss_fn=loss_fn))
+                model.train()
+            alive = backend.to_host(active)
+            epoch = (step + 1) / steps_per_epoch
+            for name, values in metrics.items():
+                rows += [
+                    (e, step + 1, epoch, name, float(values[e])) for e in np.flatnonzero(alive)
+                ]
+            last_metrics = {k: np.where(alive, v, np.nan) for k, v in metrics.items()}
+            at_chance = _at_chance(metrics, logits.shape[-1], collapse_tolerance)
+            collapse_run = np.where(at_chance & alive, collapse_run + 1, 0)
+            newly = (collapse_run >= collapse_patience) & (collapsed_step < 0)
+            collapsed_step = np.where(newly, step + 1, collapsed_step)
+            loss_sum[...] = 0
+            acc_sum[...] = 0
+            since_eval = 0
+            bar.set_postfix(
+                loss=f"{np.nanmean(last_metrics['train_loss']):.3g}", alive=int(alive.sum())
+            )
+            if not alive.any():
+                break
+    bar.close()
+
+    history = pd.DataFrame(rows, columns=["member", "step", "epoch", "metric", "value"])
+    div = backend.to_host(diverged_step)
+    summary = pd.DataFrame({"member": np.arange(E)})
+    for name, values in last_metrics.items():
+        summary[f"final_{name}"] = values
+    summary["diverged"] = div >= 0
+    summary["diverged_step"] = div
+    summary["collapsed"] = collapsed_step >= 0
+    summary["collapsed_step"] = collapsed_step
+    return TrainResult(history, summary, {k: v.frame() for k, v in instruments.items()})
+
+
+def evaluate(
+    model: Layer,
+    x: Any,
+    y: Any,
+    batch: int = 1024,
+    loss_fn: Callable[[Any, Any], tuple[Any, Any]] = softmax_cross_entropy,
+) -> dict[str, np.ndarray]:
+    """Loss and accuracy of every member on (x, y) in eval mode (running BN statistics).
+
+    The data are shared by all members; the results come back to the host, shape (E,)."""
+    model.eval()
+    n = len(y)
+    loss = acc = 0.0
+    for start in range(0, n, batch):
+        xb = backend.asarray(x[None, start : start + batch])
+        yb = backend.asarray(y[None, start : start + batch])
+        logits = model.forward(xb)
+        chunk = yb.shape[1]
+        loss = loss + loss_fn(logits, yb)[0] * chunk
+        acc = acc + accuracy(logits, yb) * chunk
+    return {"test_loss": backend.to_host(loss) / n, "test_acc": backend.to_host(acc) / n}
+
+
+def _at_chance(metrics: dict[str, np.ndarray], classes: int, tolerance: float) -> np.ndarray:
+    """Training loss within ``tolerance`` of ln(classes) and accuracy near 1/classes."""
+    near_log = np.abs(metrics["train_loss"] - math.log(classes)) < tolerance
+    near_acc = metrics["train_acc"] < 1.0 / classes + 2 * tolerance
+    return near_log & near_acc

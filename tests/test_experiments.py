@@ -1,0 +1,65 @@
+"""The result cache and sweeps: keys, atomic writes, resuming an interrupted sweep."""
+
+from dataclasses import replace
+
+import pytest
+
+from largebatch_sim import experiments
+from largebatch_sim.experiments import ResultCache, RunConfig, cache_key, sweep
+
+TINY = RunConfig(data="digits", model="mlp", batch=128, lr=0.05, base_batch=128, epochs=1, evals=1)
+
+
+def test_cache_key_depends_on_config_and_code_version(monkeypatch):
+    assert cache_key(TINY) == cache_key(replace(TINY))
+    assert cache_key(TINY) != cache_key(replace(TINY, lr=0.1))
+    before = cache_key(TINY)
+    monkeypatch.setattr(experiments, "code_version", lambda: "changed")
+    assert cache_key(TINY) != before
+
+
+def _count_ensembles(monkeypatch):
+    calls = []
+    real = experiments.run_ensemble
+
+    def counting(configs, progress=True):
+        calls.append(len(configs))
+        return real(configs, progress=progress)
+
+    monkeypatch.setattr(experiments, "run_ensemble", counting)
+    return calls
+
+
+def test_sweep_groups_runs_by_batch_and_reuses_the_cache(tmp_path, monkeypatch):
+    calls = _count_ensembles(monkeypatch)
+    cache = ResultCache(tmp_path)
+    configs = [replace(TINY, batch=b, lr=lr) for b in (64, 128) for lr in (0.01, 0.05, 0.1)]
+    first = sweep(configs, cache, progress=False)
+    assert sorted(calls) == [3, 3]  # one ensemble per batch size
+    again = sweep(configs, cache, progress=False)
+    assert sorted(calls) == [3, 3]  # nothing recomputed
+    assert [r.config for r in again] == configs
+    assert [r.summary for r in again] == [r.summary for r in first]
+
+
+def test_interrupted_sweep_resumes_without_recomputing(tmp_path, monkeypatch):
+    cache = ResultCache(tmp_path)
+    configs = [replace(TINY, batch=b) for b in (64, 128)]
+    real = experiments.run_ensemble
+
+    def interrupted(chunk, progress=True):
+        if chunk[0].batch == 128:
+            raise KeyboardInterrupt
+        return real(chunk, progress=progress)
+
+    monkeypatch.setattr(experiments, "run_ensemble", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sweep(configs, cache, progress=False)
+    assert cache.load(configs[0]) is not None and cache.load(configs[1]) is None
+    assert not [p for p in tmp_path.iterdir() if p.suffix != ".pkl"]  # no partial files
+
+    monkeypatch.setattr(experiments, "run_ensemble", real)
+    calls = _count_ensembles(monkeypatch)
+    results = sweep(configs, cache, progress=False)
+    assert calls == [1]  # only the missing batch size ran
+    assert all(r is not None for r in results)

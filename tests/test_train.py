@@ -1,0 +1,74 @@
+"""The training loop and the run configs: learning, divergence, ensembles, bad input."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from largebatch_sim.experiments import RunConfig, run_ensemble
+
+TINY = RunConfig(data="digits", model="mlp", batch=64, lr=0.05, base_batch=64, epochs=3, evals=3)
+
+
+def test_training_lowers_the_loss_on_digits():
+    (result,) = run_ensemble([TINY], progress=False)
+    loss = result.history.query("metric == 'train_loss'").value.to_numpy()
+    assert loss[-1] < 0.5 * loss[0]
+    assert result.summary["final_test_acc"] > 0.8
+    assert not result.diverged
+
+
+def test_training_lowers_the_loss_on_mnist1d(tmp_path, monkeypatch):
+    monkeypatch.setenv("LBSIM_CACHE", str(tmp_path))
+    config = replace(TINY, data="mnist1d", data_size=2000, model="alexnet_bn", workers=2, epochs=4)
+    (result,) = run_ensemble([config], progress=False)
+    loss = result.history.query("metric == 'train_loss'").value.to_numpy()
+    assert loss[-1] < 0.8 * loss[0]
+
+
+def test_a_diverging_learning_rate_is_detected_and_frozen():
+    configs = [replace(TINY, lr=lr, scaling="none") for lr in (0.05, 1e4)]
+    good, bad = run_ensemble(configs, progress=False)
+    assert bad.diverged and bad.summary["diverged_step"] >= 0
+    assert np.isnan(bad.summary["final_test_acc"])  # never a silent number for a dead run
+    assert not good.diverged and good.summary["final_test_acc"] > 0.8
+
+
+def test_ensemble_member_equals_the_run_done_alone():
+    configs = [
+        replace(TINY, lr=lr, seed=s, epochs=1, dtype="float64") for lr, s in [(0.02, 1), (0.1, 2)]
+    ]
+    together = run_ensemble(configs, progress=False)
+    alone = run_ensemble(configs[1:], progress=False)
+    a = together[1].history.value.to_numpy()
+    b = alone[0].history.value.to_numpy()
+    np.testing.assert_allclose(a, b, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (dict(lr=-0.1), "lr"),
+        (dict(lr=float("nan")), "lr"),
+        (dict(batch=100, workers=3), "divisible by workers"),
+        (dict(data="imagenet"), "data must be one of"),
+        (dict(model="vgg"), "model must be one of"),
+        (dict(warmup="slow"), "warmup must be one of"),
+        (dict(scaling="cubic"), "scaling must be one of"),
+        (dict(momentum=1.0), "momentum"),
+        (dict(epochs=0), "epochs"),
+    ],
+)
+def test_bad_config_fails_before_any_compute(change, message):
+    with pytest.raises(ValueError, match=message):
+        replace(TINY, **change)
+
+
+def test_ensemble_of_size_zero_is_refused():
+    with pytest.raises(ValueError, match="at least one"):
+        run_ensemble([])
+
+
+def test_batch_larger_than_the_data_is_refused():
+    with pytest.raises(ValueError, match="batch"):
+        run_ensemble([replace(TINY, batch=4096)], progress=False)
