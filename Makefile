@@ -1,0 +1,71 @@
+# largebatch-sim: `make figures` regenerates every figure, `make test` runs the test suite.
+# Both create .venv on first use. `PYTHON=/path/to/python make ...` or `make VENV=no ...`
+# uses an interpreter that already has the packages (a GPU machine with CuPy, no network).
+
+PROFILE ?= quick
+BACKEND ?= auto
+SHELL := /bin/bash
+
+ifdef PYTHON
+  ENV_READY :=
+else ifeq ($(VENV),no)
+  PYTHON := python3
+  ENV_READY :=
+else
+  PYTHON := .venv/bin/python
+  ENV_READY := .venv/.installed
+endif
+
+# Each profile writes to its own folder, so a test or a GPU run never overwrites the quick figures.
+OUT_DIR_quick := figures
+OUT_DIR_full := figures/full
+OUT_DIR_smoke := build/smoke/figures
+OUT_DIR := $(OUT_DIR_$(PROFILE))
+ifeq ($(OUT_DIR),)
+  $(error PROFILE must be one of quick, full, smoke; got '$(PROFILE)')
+endif
+
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+STAMPS := $(patsubst notebooks/%.ipynb,build/$(PROFILE)/%.stamp,$(NOTEBOOKS))
+LIBRARY := $(shell find largebatch_sim -name '*.py') pyproject.toml
+
+.PHONY: figures test lint lab bench env clean
+.DELETE_ON_ERROR:
+
+figures: $(OUT_DIR)/SUMMARY.md
+
+env: $(ENV_READY)
+
+.venv/.installed: pyproject.toml
+	python3 -m venv .venv
+	.venv/bin/python -m pip install --quiet --upgrade pip
+	.venv/bin/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+# One executed copy and one stamp per notebook and profile; under `make -jN` each job gets one
+# BLAS thread, so parallel notebooks do not fight over the two cores.
+build/$(PROFILE)/%.stamp: notebooks/%.ipynb $(LIBRARY) | $(ENV_READY)
+	@mkdir -p $(@D) $(OUT_DIR)
+	case " $(MAKEFLAGS)" in *" -j"*|*" j"*) export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1;; esac; \
+	$(PYTHON) -m papermill --log-level WARNING $< build/$(PROFILE)/$*.ipynb \
+	  -p profile $(PROFILE) -p backend $(BACKEND) -p out_dir $(OUT_DIR)
+	touch $@
+
+$(OUT_DIR)/SUMMARY.md: $(STAMPS) | $(ENV_READY)
+	$(PYTHON) -m largebatch_sim.scorecard $(OUT_DIR)
+
+test: | $(ENV_READY)
+	$(PYTHON) -m pytest -q
+
+lint: | $(ENV_READY)
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+
+lab: | $(ENV_READY)
+	$(PYTHON) -m jupyterlab notebooks/
+
+bench: | $(ENV_READY)
+	$(PYTHON) benchmarks/run.py --out BENCHMARKS.md
+
+clean:
+	rm -rf build

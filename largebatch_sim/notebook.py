@@ -1,0 +1,43 @@
+"""What every notebook does first: check its papermill parameters, pick its sizes by profile.
+
+Invalid parameters fail here, with a message naming the parameter and the accepted values,
+before any compute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from . import backend
+from .plots import set_style
+
+PROFILES = ("smoke", "quick", "full")
+
+
+def setup(
+    profile: Any, backend_name: Any, seed: Any, out_dir: Any, sizes: Mapping[str, Mapping]
+) -> dict[str, Any]:
+    """Validate the parameters cell, select the backend, set the plot style.
+
+    ``sizes`` maps each profile to that notebook's sizes (epochs, grids, ...); the chosen
+    profile's entry is returned, with ``out_dir`` (created) and ``backend`` added.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"parameter 'profile' must be one of {PROFILES}, got {profile!r}")
+    if backend_name not in backend.BACKENDS:
+        raise ValueError(
+            f"parameter 'backend' must be one of {backend.BACKENDS}, got {backend_name!r}"
+        )
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"parameter 'seed' must be a non-negative integer, got {seed!r}")
+    if not isinstance(out_dir, str | Path) or not str(out_dir):
+        raise ValueError(f"parameter 'out_dir' must be a folder path, got {out_dir!r}")
+    if set(sizes) != set(PROFILES):
+        raise ValueError(f"the notebook's sizes must define every profile {PROFILES}")
+    backend.set_backend(backend_name)
+    set_style()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return {**sizes[profile], "out_dir": out, "backend": backend.backend_name()}

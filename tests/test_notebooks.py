@@ -1,0 +1,73 @@
+"""Every notebook runs end to end with profile=smoke through papermill, into a temporary folder."""
+
+from pathlib import Path
+
+import pandas as pd
+import papermill as pm
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+# What each notebook must write (its figures and tables); the targets it adds to the scorecard.
+OUTPUTS = {
+    "00_tour": [
+        "00_batch_warmup.png",
+        "00_norm_ratios.png",
+        "00_norm_ratios.md",
+        "00_norm_ratios.csv",
+        "00_lr_ensemble.png",
+    ],
+}
+TARGETS: dict[str, list[str]] = {"00_tour": []}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_with_smoke_profile(notebook, tmp_path, monkeypatch):
+    monkeypatch.setenv("LBSIM_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "figures"
+    pm.execute_notebook(
+        str(notebook),
+        str(tmp_path / notebook.name),
+        cwd=str(ROOT),
+        progress_bar=False,
+        parameters=dict(profile="smoke", backend="numpy", seed=0, out_dir=str(out)),
+    )
+    for name in OUTPUTS[notebook.stem]:
+        assert (out / name).stat().st_size > 0, name
+    for csv in out.glob("*.csv"):
+        table = pd.read_csv(csv)
+        numbers = table.select_dtypes("number")
+        assert numbers.size and not numbers.isna().all(axis=None), f"{csv.name} has no numbers"
+    if TARGETS[notebook.stem]:
+        scores = pd.read_csv(out / "summary.csv")
+        assert set(TARGETS[notebook.stem]) <= set(scores.target)
+
+
+def test_every_notebook_is_declared():
+    assert {p.stem for p in NOTEBOOKS} == set(OUTPUTS) == set(TARGETS)
+
+
+def test_notebooks_are_committed_without_outputs():
+    import nbformat
+
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        assert nb.cells[1].metadata.get("tags") == ["parameters"] or any(
+            "parameters" in c.metadata.get("tags", []) for c in nb.cells
+        )
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert not cell.outputs and cell.execution_count is None, path.name
+
+
+def test_bad_parameter_fails_before_compute(tmp_path):
+    with pytest.raises(pm.PapermillExecutionError, match="profile"):
+        pm.execute_notebook(
+            str(NOTEBOOKS[0]),
+            str(tmp_path / "bad.ipynb"),
+            cwd=str(ROOT),
+            progress_bar=False,
+            parameters=dict(profile="huge", out_dir=str(tmp_path)),
+        )
