@@ -14,6 +14,7 @@ so a CPU and a GPU run start from the same numbers.
 from __future__ import annotations
 
 import os
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -21,7 +22,6 @@ import numpy as np
 
 BACKENDS = ("auto", "numpy", "cupy")
 
-_cupy: ModuleType | None = None
 xp: ModuleType = np
 
 
@@ -37,7 +37,7 @@ def cupy_available() -> bool:
 
 def set_backend(name: str = "auto") -> ModuleType:
     """Select the array module (``auto``, ``numpy`` or ``cupy``) and return it."""
-    global xp, _cupy
+    global xp
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
     if name == "numpy" or (name == "auto" and not cupy_available()):
@@ -50,7 +50,6 @@ def set_backend(name: str = "auto") -> ModuleType:
         )
     import cupy
 
-    _cupy = cupy
     xp = cupy
     return xp
 
@@ -65,9 +64,10 @@ def backend_name() -> str:
 
 
 def get_array_module(*arrays: Any) -> ModuleType:
-    """The module (numpy or cupy) that owns these arrays."""
-    if _cupy is not None:
-        return _cupy.get_array_module(*arrays)
+    """The module (numpy or cupy) that owns these arrays, whichever backend is selected."""
+    cupy = sys.modules.get("cupy")  # CuPy arrays can exist only if CuPy was imported
+    if cupy is not None:
+        return cupy.get_array_module(*arrays)
     return np
 
 
@@ -78,15 +78,16 @@ def asarray(a: Any, dtype: Any = None) -> Any:
 
 def to_host(a: Any) -> Any:
     """A NumPy copy of ``a`` wherever it lives (scalars and NumPy arrays pass through)."""
-    if _cupy is not None and isinstance(a, _cupy.ndarray):
-        return _cupy.asnumpy(a)
+    cupy = sys.modules.get("cupy")
+    if cupy is not None and isinstance(a, cupy.ndarray):
+        return cupy.asnumpy(a)
     return a
 
 
 def synchronize() -> None:
     """Wait for queued device work (for timing); a no-op on NumPy."""
-    if _cupy is not None and xp is _cupy:
-        _cupy.cuda.get_current_stream().synchronize()
+    if xp is not np:
+        xp.cuda.get_current_stream().synchronize()
 
 
 set_backend(os.environ.get("LBSIM_BACKEND", "auto"))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .. import backend
 from .base import Layer
 
@@ -45,12 +47,14 @@ class Dropout(Layer):
     Backward: dx = dout * m / (1 - p). In evaluation mode (``layer.eval()``) or with p = 0
     it is the identity, so no rescaling is needed at test time.
 
-    The masks are drawn on the device from the array module's global generator
-    (``numpy.random`` or ``cupy.random``): dropout masks are the one randomness in the
-    library that may come from the device rather than a host NumPy Generator (DESIGN.md), so
-    runs with dropout are not bit-reproducible across backends; equality tests run with
-    dropout off. Every element draws its own mask, so the members of an ensemble drop
-    different units (an input shared by all members, leading axis 1, shares its mask).
+    The masks are drawn on the device, from a generator of the array module (``numpy.random``
+    or ``cupy.random``) seeded at ``init`` from the members' host Generators, so a run is
+    reproducible on one backend. Dropout masks are the one randomness in the library that
+    comes from the device rather than a host NumPy Generator (DESIGN.md): runs with dropout
+    are not bit-equal across backends, nor is a member of an ensemble equal to the same
+    member trained alone; equality tests run with dropout off. Every element draws its own
+    mask, so the members of an ensemble drop different units (an input shared by all
+    members, leading axis 1, shares its mask).
     """
 
     def __init__(self, p: float = 0.5, name: str = "dropout") -> None:
@@ -58,14 +62,28 @@ class Dropout(Layer):
         if not 0.0 <= p < 1.0:
             raise ValueError(f"{name}: p must be in [0, 1), got {p!r}")
         self.p = p
+        self._member_seeds: list[int] = []
+        self.seed = 0
+        self._generator: Any = None
+
+    def init_member(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        self._member_seeds.append(int(rng.integers(2**31)))
+        return {}
+
+    def init_buffers(self, ensemble: int, dtype: Any) -> None:
+        self.seed = int(np.random.SeedSequence(self._member_seeds).generate_state(1)[0] >> 1)
+        self._member_seeds, self._generator = [], None
 
     def forward(self, x: Any) -> Any:
         if not self.training or self.p == 0.0:
             self.mask = None
             return x
         xp = backend.get_array_module(x)
+        if self._generator is None:
+            self._generator = xp.random.RandomState(self.seed)
         # the scaled mask in x's dtype: one multiply in forward and one in backward
-        self.mask = (xp.random.random(x.shape) >= self.p).astype(x.dtype) * (1.0 / (1.0 - self.p))
+        keep = self._generator.random_sample(x.shape) >= self.p
+        self.mask = keep.astype(x.dtype) * (1.0 / (1.0 - self.p))
         return x * self.mask
 
     def backward(self, dout: Any) -> Any:
