@@ -65,7 +65,7 @@ lab: | $(ENV_READY)
 	$(PYTHON) -m jupyterlab notebooks/
 
 bench: | $(ENV_READY)
-	$(PYTHON) benchmarks/run.py --out BENCHMARKS.md
+	$(PYTHON) benchmarks/run.py --out build/bench-$(BACKEND).md
 
 clean:
 	rm -rf build

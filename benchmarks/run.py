@@ -1,6 +1,8 @@
 """Speed of a training step: largebatch-sim against PyTorch (when installed), written to Markdown.
 
-    python benchmarks/run.py --out BENCHMARKS.md      # or: make bench
+    python benchmarks/run.py --out build/bench.md      # or: make bench
+
+The measurements that are kept, with what they mean, are written down in BENCHMARKS.md.
 
 A step is forward, softmax cross-entropy, backward and an SGD update (momentum 0.9, weight decay
 5e-4), on MNIST-1D-shaped inputs (1, 1, 40) for the MLP and the BN CNN, and on digits-shaped
@@ -136,7 +138,7 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default="BENCHMARKS.md")
+    parser.add_argument("--out", default="build/bench.md")
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
 

@@ -5,6 +5,7 @@ from largebatch_sim.nn import models
 from largebatch_sim.nn.base import iter_layers
 from largebatch_sim.nn.batchnorm import BatchNorm
 from largebatch_sim.nn.models import MODELS, alexnet_mini, build_model, mlp, resnet_mini
+from tests.gradcheck import check_layer
 
 DIGITS, MNIST1D = (1, 8, 8), (1, 1, 40)
 SHAPES = [DIGITS, MNIST1D]
@@ -16,31 +17,6 @@ def _kwargs(name: str) -> dict:
         # wherever the shortcut is 0, where central differences disagree with the subgradient
         return {"zero_init_last_bn": False}
     return {"dropout": 0.0} if name.startswith("alexnet") else {}  # deterministic forward
-
-
-def _sampled_gradcheck(model, x, samples: int = 3, h: float = 1e-6, seed: int = 0) -> None:
-    """Central differences of L = sum(forward(x) * r) at a few entries of x and of every
-    parameter (a whole-model check would take minutes)."""
-    rng = np.random.default_rng(seed)
-    r = rng.normal(size=model.forward(x).shape)
-    dx = model.backward(r)
-    grads = model.named_grads()
-
-    def loss() -> float:
-        return float(np.sum(model.forward(x) * r))
-
-    for name, a, g in [("x", x, dx)] + [(n, p, grads[n]) for n, p in model.named_params().items()]:
-        for flat in rng.choice(a.size, size=min(samples, a.size), replace=False):
-            i = np.unravel_index(flat, a.shape)
-            old = a[i]
-            a[i] = old + h
-            up = loss()
-            a[i] = old - h
-            down = loss()
-            a[i] = old
-            np.testing.assert_allclose(
-                g[i], (up - down) / (2 * h), rtol=1e-5, atol=1e-7, err_msg=f"{name}{i}"
-            )
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=["digits", "mnist1d"])
@@ -55,7 +31,7 @@ def test_forward_backward_and_sampled_gradients(name, shape):
     params, grads = model.named_params(), model.named_grads()
     assert list(grads) == list(params)
     assert all(grads[n].shape == p.shape for n, p in params.items())
-    _sampled_gradcheck(model, x)
+    check_layer(model, x, samples=3)  # a few entries of each array: a full check takes minutes
 
 
 @pytest.mark.parametrize("name", MODELS)
