@@ -72,3 +72,21 @@ def test_ensemble_of_size_zero_is_refused():
 def test_batch_larger_than_the_data_is_refused():
     with pytest.raises(ValueError, match="batch"):
         run_ensemble([replace(TINY, batch=4096)], progress=False)
+
+
+def test_a_member_stuck_at_chance_is_recorded_as_collapsed():
+    from largebatch_sim.data import BatchSampler, load_dataset
+    from largebatch_sim.nn.models import build_model
+    from largebatch_sim.optim import SGD
+    from largebatch_sim.train import train
+
+    data = load_dataset("digits")
+    model = build_model("mlp", data.in_shape, data.classes).init([0, 1])
+    model.layers[-1].params["w"][0] = 0  # member 0: constant logits, loss ln(10), chance accuracy
+    model.layers[-1].params["b"][0] = 0
+    sampler = BatchSampler(data.x_train, data.y_train, 128, seeds=[0])
+    lrs = np.array([[0.0, 0.05]] * 40)  # member 0 never moves
+    result = train(model, SGD(momentum=0.9), lrs, sampler, eval_every=5, progress=False)
+    collapsed = result.summary.set_index("member")
+    assert collapsed.loc[0, "collapsed"] and collapsed.loc[0, "collapsed_step"] == 15
+    assert not collapsed.loc[1, "collapsed"] and not collapsed.loc[0, "diverged"]
