@@ -34,12 +34,12 @@ def member_norm(x: Any, xp: ModuleType) -> Any:
 def masked_assign(dst: Any, new: Any, active: Any, xp: ModuleType) -> None:
     """dst[...] = new in place, except for frozen members (``active[e]`` False), which keep dst.
 
-    Uses ``where``, never a product with the mask: a NaN in a frozen member's ``new`` would
-    survive ``0 * NaN`` but never reaches ``dst`` through ``where``."""
+    A masked copy, never a product with the mask: a NaN in a frozen member's ``new`` would
+    survive ``0 * NaN`` but is never copied."""
     if active is None:
         dst[...] = new
-    else:
-        dst[...] = xp.where(per_member(active, dst, xp), new, dst)
+    else:  # a masked copy: no temporary the size of dst, unlike dst[...] = where(...)
+        xp.copyto(dst, new, where=per_member(active, dst, xp))
 
 
 def safe_divide(num: Any, den: Any, fallback: float, xp: ModuleType) -> Any:
