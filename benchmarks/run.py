@@ -6,8 +6,9 @@ The measurements that are kept, with what they mean, are written down in BENCHMA
 
 A step is forward, softmax cross-entropy, backward and an SGD update (momentum 0.9, weight decay
 5e-4), on MNIST-1D-shaped inputs (1, 1, 40) for the MLP and the BN CNN, and on digits-shaped
-inputs (1, 8, 8) for the ensemble comparison. Times are medians over repeated steps after
-warm-up; nothing here is asserted, it is measured and written down.
+inputs (1, 8, 8) for the ensemble comparison; the noise-scale instrument's overhead on the
+MNIST-1D ones (``--only noise`` runs that section alone). Times are medians over repeated steps
+after warm-up; nothing here is asserted, it is measured and written down.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pandas as pd
 
 from largebatch_sim import backend
 from largebatch_sim.atomic import atomic_write_text
+from largebatch_sim.instruments import NoiseScale
 from largebatch_sim.nn.losses import softmax_cross_entropy
 from largebatch_sim.nn.models import build_model
 from largebatch_sim.optim import SGD
@@ -47,18 +49,44 @@ def median_time(step: Callable[[], None], repeats: int, warmup: int = 3) -> floa
     return statistics.median(times)
 
 
-def ours_step(model_name: str, in_shape: tuple, batch: int, ensemble: int = 1) -> Callable:
+def paired_median_times(
+    steps: list[Callable[[], None]], repeats: int, warmup: int = 3
+) -> list[float]:
+    """Median wall time of each step, in seconds, the steps taking turns (so that a drift of
+    the machine's speed during the measurement affects them alike)."""
+    for step in steps:
+        for _ in range(warmup):
+            step()
+    times: list[list[float]] = [[] for _ in steps]
+    for _ in range(repeats):
+        for step, seen in zip(steps, times, strict=True):
+            backend.synchronize()
+            start = time.perf_counter()
+            step()
+            backend.synchronize()
+            seen.append(time.perf_counter() - start)
+    return [statistics.median(seen) for seen in times]
+
+
+def ours_step(
+    model_name: str, in_shape: tuple, batch: int, ensemble: int = 1, noise_chunks: int = 0
+) -> Callable:
+    """One training step; with ``noise_chunks`` the noise-scale instrument watches every step."""
     model = build_model(model_name, in_shape, 10).init(list(range(ensemble)))
     rng = np.random.default_rng(0)
     x = backend.asarray(rng.normal(size=(ensemble, batch, *in_shape)), dtype=np.float32)
     y = backend.asarray(rng.integers(0, 10, size=(ensemble, batch)))
     opt = SGD(momentum=0.9, weight_decay=5e-4)
     params = model.named_params()
+    noise = NoiseScale(noise_chunks, model=model) if noise_chunks else None
 
     def step() -> None:
         _, dlogits = softmax_cross_entropy(model.forward(x), y)
         model.backward(dlogits)
-        opt.step(params, model.named_grads(), 0.01)
+        grads = model.named_grads()
+        if noise is not None:
+            noise.before_update(0, model, grads)  # keeps two (E,) arrays per call
+        opt.step(params, grads, 0.01)
 
     return step
 
@@ -136,21 +164,17 @@ def machine() -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default="build/bench.md")
-    parser.add_argument("--repeats", type=int, default=20)
-    args = parser.parse_args()
+SECTIONS = ("steps", "ensemble", "noise")
 
+
+def step_section(repeats: int) -> str:
     rows = []
     for model_name in ("mlp", "alexnet_bn"):
         for batch in (256, 4096):
-            repeats = (
-                args.repeats if batch <= 256 or model_name == "mlp" else max(3, args.repeats // 4)
-            )
-            ours = median_time(ours_step(model_name, MNIST1D, batch), repeats)
+            n = repeats if batch <= 256 or model_name == "mlp" else max(3, repeats // 4)
+            ours = median_time(ours_step(model_name, MNIST1D, batch), n)
             reference = torch_step(model_name, MNIST1D, batch)
-            theirs = median_time(reference, repeats) if reference else float("nan")
+            theirs = median_time(reference, n) if reference else float("nan")
             rows.append(
                 {
                     "model": model_name,
@@ -161,20 +185,32 @@ def main() -> None:
                 }
             )
             print(rows[-1], flush=True)
-    steps = pd.DataFrame(rows)
+    return "\n".join(
+        [
+            "## Time per training step, MNIST-1D inputs (1, 1, 40)",
+            "",
+            "Targets (foundation issue): the NumPy MLP step within 2x of PyTorch's at batch 4096.",
+            "Our BN CNN uses one worker (batch norm over the whole batch) to match PyTorch's.",
+            "",
+            pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3g"),
+            "",
+        ]
+    )
 
+
+def ensemble_section(repeats: int) -> str:
     cases = [  # (model, input shape, batch, members): the first is the foundation issue's target
         ("mlp", DIGITS, 256, 16),
         ("mlp", DIGITS, 32, 16),
         ("alexnet_bn", DIGITS, 256, 8),
         ("alexnet_bn", MNIST1D, 256, 8),
     ]
-    ensemble_rows = []
+    rows = []
     for model_name, in_shape, batch, members in cases:
-        repeats = args.repeats if model_name == "mlp" else max(3, args.repeats // 4)
-        ensemble = median_time(ours_step(model_name, in_shape, batch, members), repeats)
-        single = median_time(ours_step(model_name, in_shape, batch), repeats)
-        ensemble_rows.append(
+        n = repeats if model_name == "mlp" else max(3, repeats // 4)
+        ensemble = median_time(ours_step(model_name, in_shape, batch, members), n)
+        single = median_time(ours_step(model_name, in_shape, batch), n)
+        rows.append(
             {
                 "model": model_name,
                 "input": str(in_shape),
@@ -185,9 +221,68 @@ def main() -> None:
                 "speed-up": members * single / ensemble,
             }
         )
-        print(ensemble_rows[-1], flush=True)
-    ensemble_table = pd.DataFrame(ensemble_rows)
+        print(rows[-1], flush=True)
+    return "\n".join(
+        [
+            "## Ensemble against separate runs",
+            "",
+            "Target: the ensemble of 16 at least 3x faster than 16 separate runs (MLP, digits,",
+            "batch 256). Separate runs are E = 1 steps of the same code, times the members.",
+            "",
+            pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3g"),
+            "",
+        ]
+    )
 
+
+def noise_section(repeats: int) -> str:
+    """The noise-scale instrument every step (chunks of 32 examples) against a plain step."""
+    rows = []
+    for model_name in ("mlp", "alexnet_bn"):
+        for batch in (256, 4096):
+            n = repeats if batch <= 256 or model_name == "mlp" else max(3, repeats // 4)
+            chunks = batch // 32
+            plain, noise = paired_median_times(
+                [
+                    ours_step(model_name, MNIST1D, batch),
+                    ours_step(model_name, MNIST1D, batch, noise_chunks=chunks),
+                ],
+                n,
+            )
+            rows.append(
+                {
+                    "model": model_name,
+                    "batch": batch,
+                    "chunks": chunks,
+                    "plain ms": 1e3 * plain,
+                    "with noise ms": 1e3 * noise,
+                    "overhead %": 100 * (noise / plain - 1),
+                }
+            )
+            print(rows[-1], flush=True)
+    return "\n".join(
+        [
+            "## Noise-scale instrument, every step, MNIST-1D inputs (1, 1, 40)",
+            "",
+            "Goal (issue 5): under 10 % of a plain step. The instrument splits the batch into",
+            "chunks of 32 (B_small = 32, B_big = batch); the two steps take turns.",
+            "",
+            pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3g"),
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default="build/bench.md")
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument(
+        "--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="sections to run"
+    )
+    args = parser.parse_args()
+    sections = {"steps": step_section, "ensemble": ensemble_section, "noise": noise_section}
+    parts = [sections[name](args.repeats) for name in SECTIONS if name in args.only]
     text = "\n".join(
         [
             "# Benchmarks",
@@ -198,20 +293,7 @@ def main() -> None:
             "",
             machine(),
             "",
-            "## Time per training step, MNIST-1D inputs (1, 1, 40)",
-            "",
-            "Targets (foundation issue): the NumPy MLP step within 2x of PyTorch's at batch 4096.",
-            "Our BN CNN uses one worker (batch norm over the whole batch) to match PyTorch's.",
-            "",
-            steps.to_markdown(index=False, floatfmt=".3g"),
-            "",
-            "## Ensemble against separate runs",
-            "",
-            "Target: the ensemble of 16 at least 3x faster than 16 separate runs (MLP, digits,",
-            "batch 256). Separate runs are E = 1 steps of the same code, times the members.",
-            "",
-            ensemble_table.to_markdown(index=False, floatfmt=".3g"),
-            "",
+            *parts,
         ]
     )
     atomic_write_text(Path(args.out), text)

@@ -53,6 +53,9 @@ HELP = {
     "seed": "initialisation and data-order seed (several values: an ensemble)",
     "data_seed": "seed that generates the data set",
     "norm_ratio_steps": "steps at which to record per-layer ||w|| / ||grad w||",
+    "noise_chunks": "noise-scale instrument: split the batch into this many chunks "
+    "(B_small = batch / chunks); 0 = off",
+    "noise_every": "record the noise-scale norms every this many steps",
     "evals": "number of evaluations over the run",
     "divergence_factor": "a run diverged when its loss exceeds this multiple of the first",
     "dtype": "floating-point type of parameters and activations",

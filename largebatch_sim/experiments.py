@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from . import backend
 from .atomic import atomic_write
 from .data import DATASETS, BatchSampler, load_dataset
-from .instruments import NormRatios
+from .instruments import NoiseScale, NormRatios
 from .nn.models import MODELS, build_model
 from .optim import LARS, SGD, schedules
 from .train import train
@@ -51,9 +51,11 @@ class RunConfig:
     epochs also multiplied by k = B / B0 (You et al. 2019). Warmup (Goyal) starts at
     ``warmup_start`` (default: the unscaled ``lr``, the small-batch rate) and reaches the scaled
     rate after ``warmup_epochs``. ``workers`` = k splits the global batch into k chunks of
-    n = batch / k examples for batch-norm statistics. ``lr_in_momentum`` None keeps each
-    optimizer's paper form: outside the buffer for SGD (Goyal eq. 10), inside for LARS
-    (Algorithm 1).
+    n = batch / k examples for batch-norm statistics. ``noise_chunks`` > 0 attaches the
+    ``NoiseScale`` instrument (table "noise") with its own split of the batch into that many
+    chunks (B_small = batch / noise_chunks), recorded every ``noise_every`` steps.
+    ``lr_in_momentum`` None keeps each optimizer's paper form: outside the buffer for SGD
+    (Goyal eq. 10), inside for LARS (Algorithm 1).
     """
 
     data: str = "digits"
@@ -85,6 +87,8 @@ class RunConfig:
     seed: int = 0
     data_seed: int = 0
     norm_ratio_steps: tuple[int, ...] = ()
+    noise_chunks: int = 0
+    noise_every: int = 1
     evals: int = 20
     divergence_factor: float = 10.0
     dtype: str = "float32"
@@ -117,6 +121,22 @@ class RunConfig:
                 f"batch ({self.batch}) must be divisible by workers ({self.workers}): "
                 "each worker holds batch / workers examples"
             )
+        if not (isinstance(self.noise_chunks, int) and self.noise_chunks >= 0):
+            raise ValueError(
+                f"noise_chunks must be 0 (off) or an int >= 2, got {self.noise_chunks!r}"
+            )
+        if self.noise_chunks == 1:
+            raise ValueError(
+                "noise_chunks must be 0 (off) or >= 2: with 1 chunk B_small = B_big and the "
+                "noise scale is undefined"
+            )
+        if self.noise_chunks and self.batch % self.noise_chunks:
+            raise ValueError(
+                f"batch ({self.batch}) must be divisible by noise_chunks ({self.noise_chunks}): "
+                "the noise-scale instrument splits the batch into chunks of batch / noise_chunks"
+            )
+        if not (isinstance(self.noise_every, int) and self.noise_every >= 1):
+            raise ValueError(f"noise_every must be a positive integer, got {self.noise_every!r}")
         if not (math.isfinite(self.epochs) and self.epochs > 0):
             raise ValueError(f"epochs must be a positive number, got {self.epochs!r}")
         if self.momentum >= 1:
@@ -266,7 +286,11 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
     lrs = np.array([c.lr for c in configs])
     steps = max(1, round(first.epochs * sampler.steps_per_epoch))
     schedule = build_schedule(first, lrs, sampler.steps_per_epoch)
-    instruments = {"norms": NormRatios(first.norm_ratio_steps)} if first.norm_ratio_steps else {}
+    instruments: dict[str, Any] = {}
+    if first.norm_ratio_steps:
+        instruments["norms"] = NormRatios(first.norm_ratio_steps)
+    if first.noise_chunks:
+        instruments["noise"] = NoiseScale(first.noise_chunks, first.noise_every, model=model)
     result = train(
         model,
         build_optimizer(first),

@@ -16,6 +16,7 @@ Layers find their array module from their inputs, so the same code runs on NumPy
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -37,6 +38,9 @@ class Layer:
         self.training = True
         self.ensemble = 0
         self.dtype: Any = None
+        self.grad_chunks: int | None = None  # noise-scale split of the batch (set_grad_chunks)
+        self.chunk_sq_norms: dict[str, Any] = {}
+        self.chunk_batch = 0
 
     def init_member(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Initial parameters of one ensemble member, drawn on the host from ``rng``."""
@@ -97,6 +101,25 @@ class Layer:
             if hasattr(layer, "workers"):
                 layer.workers = workers
 
+    def set_grad_chunks(self, chunks: int | None) -> None:
+        """Noise-scale measurement: split the batch B into ``chunks`` = k contiguous chunks.
+
+        With k > 1, every layer with parameters computes its gradient at ``backward`` as the sum
+        of the k chunks' contributions (the same matmuls with the batch axis split) and keeps
+        ``chunk_sq_norms[key]``, shape (E, k): the squared norm of chunk j's contribution to the
+        gradient of the global-mean loss (k times it is chunk j's gradient of its own mean
+        loss). ``chunk_batch`` records the B it saw. None or 1 is the ordinary backward. This
+        split is independent of batch norm's ``workers``; see ``instruments.NoiseScale``.
+        """
+        if chunks is not None and (
+            isinstance(chunks, bool) or not isinstance(chunks, int | np.integer) or chunks < 1
+        ):
+            raise ValueError(f"grad_chunks must be a positive int or None, got {chunks!r}")
+        for layer in iter_layers(self):
+            layer.grad_chunks = None if chunks is None else int(chunks)
+            layer.chunk_sq_norms = {}
+            layer.chunk_batch = 0
+
     def named_params(self) -> dict[str, Any]:
         """Parameters of this layer and its sublayers by full name (``conv1.w``).
 
@@ -114,6 +137,46 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+
+def grad_chunks_for(layer: Layer, batch: int) -> int:
+    """The number k of noise-scale chunks a backward over ``batch`` examples splits into (1: off).
+
+    Checks that ``batch`` divides into k chunks and records it in ``layer.chunk_batch``."""
+    k = layer.grad_chunks
+    if k is None or k <= 1:
+        return 1
+    if batch % k:
+        raise ValueError(
+            f"{layer.name}: batch {batch} is not divisible by grad_chunks={k}: "
+            "the noise-scale split needs batch / grad_chunks examples per chunk"
+        )
+    layer.chunk_batch = batch
+    return k
+
+
+def sq_norms(a: Any, lead: int = 2) -> Any:
+    """Sum of squares of ``a`` over every axis after the first ``lead``: (E, k, ...) -> (E, k).
+
+    One ``vecdot`` per row (a batch of dot products as a matmul where the module has no
+    ``vecdot``): 4x faster on NumPy than ``(a * a).sum(...)`` on the chunked gradients' shapes,
+    and faster than ``einsum``."""
+    xp = backend.get_array_module(a)
+    shape = a.shape[:lead]
+    flat = a.reshape(math.prod(shape), -1)
+    vecdot = getattr(xp, "vecdot", None)
+    if vecdot is not None:
+        return vecdot(flat, flat).reshape(shape)
+    return (flat[:, None, :] @ flat[:, :, None]).reshape(shape)
+
+
+def sum_chunks(a: Any) -> Any:
+    """``a.sum(axis=1)`` for chunk contributions (E, k, ...), as a matmul with ones: on NumPy a
+    BLAS call on all cores, 2.5x faster than ``sum`` on the chunked weight gradients."""
+    xp = backend.get_array_module(a)
+    E, k = a.shape[:2]
+    ones = xp.ones((1, 1, k), dtype=a.dtype)
+    return (ones @ a.reshape(E, k, -1)).reshape((E,) + a.shape[2:])
 
 
 def iter_layers(layer: Layer) -> Iterator[Layer]:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from .base import Layer
+from .base import Layer, grad_chunks_for, sq_norms
 
 
 class BatchNorm(Layer):
@@ -31,6 +31,13 @@ class BatchNorm(Layer):
         running = momentum * running + (1 - momentum) * mean_j(stat_j),
     with the unbiased variance var_j * m / (m - 1) for the running variance (as PyTorch).
     ``momentum`` follows the Caffe/Keras convention: 0.9 here is PyTorch's momentum=0.1.
+
+    With ``grad_chunks`` = k > 1 (``set_grad_chunks``), dgamma and dbeta are also summed per
+    noise chunk of B / k contiguous examples (``chunk_sq_norms``, (E, k)). Batch norm couples
+    the examples of a worker chunk (dx above involves the chunk means), so for the layers below
+    a BN a noise chunk's contribution is exactly "that chunk's own gradient" only when every
+    noise chunk is a union of worker chunks (``workers`` a multiple of k); otherwise it is the
+    chunk's share of the global gradient, which still sums to it.
 
     ``gamma_init = 0`` starts the layer at y = beta (Goyal's zero-init of the last BN of each
     residual block, so the block starts as the identity). gamma and beta are of kind ``norm``.
@@ -149,8 +156,18 @@ class BatchNorm(Layer):
         xhat, inv, training, x_shape = self.cache
         e_out = dout.shape[0]
         dy = dout.reshape((e_out,) + xhat.shape[1:])
-        self.grads["gamma"] = (dy * xhat).sum(axis=(1, 2, 4))
-        self.grads["beta"] = dy.sum(axis=(1, 2, 4))
+        batch = x_shape[1]
+        k = grad_chunks_for(self, batch)
+        if k > 1:  # sums per noise chunk of batch / k examples, whatever the worker chunks
+            chunked = (e_out, k, batch // k) + xhat.shape[3:]
+            dgamma = (dy * xhat).reshape(chunked).sum(axis=(2, 4))  # (E, k, C)
+            dbeta = dy.reshape(chunked).sum(axis=(2, 4))
+            self.chunk_sq_norms = {"gamma": sq_norms(dgamma), "beta": sq_norms(dbeta)}
+            self.grads["gamma"] = dgamma.sum(axis=1)
+            self.grads["beta"] = dbeta.sum(axis=1)
+        else:
+            self.grads["gamma"] = (dy * xhat).sum(axis=(1, 2, 4))
+            self.grads["beta"] = dy.sum(axis=(1, 2, 4))
         g = dy * self.params["gamma"][:, None, None, :, None]
         if training:
             g_mean = g.mean(axis=(2, 4), keepdims=True)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from .base import Layer
+from .base import Layer, grad_chunks_for, sq_norms, sum_chunks
 from .spatial import IntOrPair, Pair, along_long_axes, as_pair, offset_index, output_length
 
 
@@ -23,6 +23,12 @@ class Conv2d(Layer):
         dW = D X^T,   db = sum over (B, H_o, W_o) of dout,   dx = col2im(W^T D),
     where col2im adds every column back onto the pixels it was read from (the adjoint of
     im2col) and drops the padding.
+
+    With ``grad_chunks`` = k > 1 (``set_grad_chunks``), each example's H_o W_o columns are
+    contiguous along the B H_o W_o axis, so chunk c of n = B / k examples owns the columns
+    [c m, (c + 1) m), m = n H_o W_o: dW_c = D_c X_c^T (one batched matmul over (E, k) on
+    strided views, no copy), db_c the sum of dout over the chunk, and dW = sum_c dW_c;
+    ``chunk_sq_norms`` keeps |dW_c|^2 and |db_c|^2, shape (E, k).
 
     int arguments act only along axes longer than 1 (see ``spatial``): ``kernel_size=5,
     padding=2`` is 5x5 on an (8, 8) input and (1, 5) with padding (0, 2) on MNIST-1D's
@@ -135,9 +141,22 @@ class Conv2d(Layer):
         Ex, _, C, H, W = self.x_shape
         (kh, kw), (sh, sw), (ph, pw) = self.geom
         d = xp.ascontiguousarray(dout.transpose(0, 2, 1, 3, 4)).reshape(E, O, B * Ho * Wo)
-        self.grads["w"] = (d @ self.cols.transpose(0, 2, 1)).reshape(w.shape)
-        if self.bias:
-            self.grads["b"] = d.sum(axis=2)
+        k = grad_chunks_for(self, B)
+        if k > 1:  # chunk c owns the columns [c m, (c + 1) m) of D and X
+            m = B // k * Ho * Wo
+            dc = d.reshape(E, O, k, m).transpose(0, 2, 1, 3)  # (E, k, O, m)
+            xc = self.cols.reshape(Ex, C * kh * kw, k, m).transpose(0, 2, 3, 1)  # (Ex, k, m, CKK)
+            dw = dc @ xc  # (E, k, O, C kh kw)
+            self.chunk_sq_norms = {"w": sq_norms(dw)}
+            self.grads["w"] = sum_chunks(dw).reshape(w.shape)
+            if self.bias:
+                db = dc.sum(axis=3)  # (E, k, O)
+                self.chunk_sq_norms["b"] = sq_norms(db)
+                self.grads["b"] = db.sum(axis=1)
+        else:
+            self.grads["w"] = (d @ self.cols.transpose(0, 2, 1)).reshape(w.shape)
+            if self.bias:
+                self.grads["b"] = d.sum(axis=2)
         wm = w.reshape(E, O, C * kh * kw)
         if Ex == 1 < E:  # a shared input: contracting over (E, O) at once also sums dx over members
             dcols = wm.reshape(E * O, -1).T @ d.reshape(E * O, -1)

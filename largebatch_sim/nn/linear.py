@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Layer
+from .. import backend
+from .base import Layer, grad_chunks_for, sq_norms, sum_chunks
 
 
 class Linear(Layer):
@@ -17,6 +18,11 @@ class Linear(Layer):
 
     Backward, with dout = dL/dy:
         dW = x^T dout,   db = sum_B dout,   dx = dout W^T.
+
+    With ``grad_chunks`` = k > 1 (``set_grad_chunks``), the batch axis is split into k
+    contiguous chunks c of n = B / k examples: dW_c = x_c^T dout_c (one batched matmul,
+    (E, k, F_in, F_out)), db_c = sum_{b in c} dout_b, and dW = sum_c dW_c, db = sum_c db_c;
+    ``chunk_sq_norms`` keeps |dW_c|^2 and |db_c|^2, shape (E, k).
 
     He initialisation W ~ N(0, 2 / F_in) (for ReLU nets); ``bias_init`` is the constant bias
     (Caffe's AlexNet uses small positive values so that ReLUs start active, and a non-zero
@@ -56,9 +62,22 @@ class Linear(Layer):
         return y
 
     def backward(self, dout: Any) -> Any:
-        self.grads["w"] = self.x.transpose(0, 2, 1) @ dout
-        if self.bias:
-            self.grads["b"] = dout.sum(axis=1)
+        E, B, H = dout.shape
+        k = grad_chunks_for(self, B)
+        if k > 1:  # the same contraction with the batch axis split into k chunks
+            xp = backend.get_array_module(dout)
+            d = dout.reshape(E, k, B // k, H)
+            dw = self.x.reshape(self.x.shape[0], k, B // k, -1).transpose(0, 1, 3, 2) @ d
+            self.chunk_sq_norms = {"w": sq_norms(dw)}
+            self.grads["w"] = sum_chunks(dw)
+            if self.bias:  # as a matmul: 3x faster on NumPy than d.sum(axis=2)
+                db = (xp.ones((1, B // k), dtype=d.dtype) @ d)[:, :, 0]
+                self.chunk_sq_norms["b"] = sq_norms(db)
+                self.grads["b"] = db.sum(axis=1)
+        else:
+            self.grads["w"] = self.x.transpose(0, 2, 1) @ dout
+            if self.bias:
+                self.grads["b"] = dout.sum(axis=1)
         dx = dout @ self.params["w"].transpose(0, 2, 1)
         if self.x.shape[0] == 1 < dx.shape[0]:  # an input shared by all members
             dx = dx.sum(axis=0, keepdims=True)
