@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import backend
 from .atomic import atomic_write
 from .data import DATASETS, BatchSampler, load_dataset
 from .instruments import NoiseScale, NormRatios
@@ -380,8 +379,3 @@ def results_frame(results: Iterable[RunResult], metric_table: str = "summary") -
         frames.append(table)
     return pd.concat(frames, ignore_index=True)
 
-
-def on_backend(name: str) -> str:
-    """Select the backend by name (for notebooks' ``backend`` parameter) and say which it is."""
-    backend.set_backend(name)
-    return backend.backend_name()
