@@ -378,4 +378,3 @@ def results_frame(results: Iterable[RunResult], metric_table: str = "summary") -
         table.insert(0, "run", run_id)
         frames.append(table)
     return pd.concat(frames, ignore_index=True)
-

@@ -239,8 +239,12 @@ def noise_scale_frame(
         b_simple            trace_ema / g2_ema, NaN where not valid,
         valid               g2_ema > 0, trace_ema >= 0, both finite.
 
-    Count the negative raw estimates with ``(frame.g2_est <= 0).groupby(frame.member).sum()``.
+    A single run's table (``RunResult.instruments["noise"]``) has no ``member`` column: it is
+    taken as member 0. Count the negative raw estimates with
+    ``(frame.g2_est <= 0).groupby(frame.member).sum()``.
     """
+    if "member" not in table.columns:
+        table = table.assign(member=0)
     missing = [c for c in TABLE_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(

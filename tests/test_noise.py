@@ -351,3 +351,17 @@ def test_mlp_b_noise_and_two_batch_b_simple_agree_with_brute_force():
     exact = model_b_noise(model, x, y, samples=None)
     np.testing.assert_allclose(exact.b_simple, truth, rtol=1e-10)
     assert abs(result.b_noise - exact.b_noise) < 4 * result.b_noise_se
+
+
+def test_a_single_runs_table_without_member_column_is_member_0():
+    table = pd.DataFrame(
+        {
+            "step": [0, 1],
+            "g_small_sq": [2.0, 2.0],
+            "g_big_sq": [1.0, 1.0],
+            "b_small": [4, 4],
+            "b_big": [16, 16],
+        }
+    )
+    frame = noise_scale_frame(table)
+    assert list(frame.member) == [0, 0] and frame.valid.all()

@@ -18,6 +18,33 @@ OUTPUTS = {
         "00_norm_ratios.csv",
         "00_lr_ensemble.png",
     ],
+    "03_noise_scale": [
+        "M-F-curve_noise_scale.png",
+        "M-F-curve_noise_scale.md",
+        "M-F-curve_noise_scale.csv",
+        "M-F1_pareto_fronts.png",
+        "M-F1_steps_to_target.md",
+        "M-F1_steps_to_target.csv",
+        "M-F1_pareto_fits.md",
+        "M-F1_pareto_fits.csv",
+        "M-F4_bcrit_vs_bsimple.png",
+        "M-F4_bcrit_vs_bsimple.md",
+        "M-F4_bcrit_vs_bsimple.csv",
+        "M-T1_noise_scale_table.md",
+        "M-T1_noise_scale_table.csv",
+        "M-F-lr_best_lr_vs_batch.png",
+        "M-F-lr_best_lr_fit.md",
+        "M-F-lr_best_lr_fit.csv",
+        "M-F3_speed_vs_b_over_bnoise.png",
+        "M-F3_speed_vs_b_over_bnoise.md",
+        "M-F3_speed_vs_b_over_bnoise.csv",
+        "M-Bnoise_vs_bsimple.png",
+        "M-Bnoise_vs_bsimple.md",
+        "M-Bnoise_vs_bsimple.csv",
+        "M-F15_temperature.png",
+        "M-F15_temperature.md",
+        "M-F15_temperature.csv",
+    ],
     "04_noisy_quadratic": [
         "N-F1_steps_vs_batch.png",
         "N-F1_steps_vs_batch.md",
@@ -30,7 +57,11 @@ OUTPUTS = {
         "N-F3_best_lr_vs_batch.csv",
     ],
 }
-TARGETS: dict[str, list[str]] = {"00_tour": [], "04_noisy_quadratic": ["N-F1", "N-F2", "N-F3"]}
+TARGETS: dict[str, list[str]] = {
+    "00_tour": [],
+    "03_noise_scale": ["M-F-curve", "M-F1", "M-F4", "M-T1", "M-F-lr", "M-F3", "M-F15"],
+    "04_noisy_quadratic": ["N-F1", "N-F2", "N-F3"],
+}
 
 
 @pytest.mark.slow
