@@ -33,9 +33,11 @@ def save_figure(fig: plt.Figure, out_dir: str | Path, name: str) -> Path:
 
 
 def save_table(table: pd.DataFrame, out_dir: str | Path, name: str, floatfmt: str = ".4g") -> Path:
-    """Write ``out_dir/name.md`` and ``out_dir/name.csv``; returns the Markdown path."""
+    """Write ``out_dir/name.md`` and ``out_dir/name.csv`` (12 significant digits, so that
+    regenerating the same results changes no bytes); returns the Markdown path."""
     out_dir = Path(out_dir)
-    atomic_write_text(out_dir / f"{name}.csv", table.to_csv(index=False))
+    # 12 significant digits: the last bits of a float64 differ with the BLAS thread count
+    atomic_write_text(out_dir / f"{name}.csv", table.to_csv(index=False, float_format="%.12g"))
     return atomic_write_text(
         out_dir / f"{name}.md", table.to_markdown(index=False, floatfmt=floatfmt) + "\n"
     )

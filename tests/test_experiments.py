@@ -63,3 +63,11 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path, monkeypatch):
     results = sweep(configs, cache, progress=False)
     assert calls == [1]  # only the missing batch size ran
     assert all(r is not None for r in results)
+
+
+def test_presentation_modules_do_not_change_the_code_version():
+    from pathlib import Path
+
+    package = Path(experiments.__file__).parent
+    assert {p.name for p in package.glob("*.py")} >= experiments.PRESENTATION_MODULES
+    assert "experiments.py" not in experiments.PRESENTATION_MODULES
