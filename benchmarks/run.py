@@ -167,11 +167,24 @@ def machine() -> str:
 SECTIONS = ("steps", "ensemble", "noise")
 
 
+def repeats_for(repeats: int, model_name: str, batch: int, members: int = 1) -> int:
+    """Fewer repeats for the slow cases (the CNN at a large batch or as an ensemble): a quarter,
+    at least 3."""
+    slow = model_name != "mlp" and (batch > 256 or members > 1)
+    return max(3, repeats // 4) if slow else repeats
+
+
+def section(title: str, notes: str, rows: list[dict]) -> str:
+    """A Markdown section: heading, what is measured and its target, the table."""
+    table = pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3g")
+    return "\n".join([f"## {title}", "", notes, "", table, ""])
+
+
 def step_section(repeats: int) -> str:
     rows = []
     for model_name in ("mlp", "alexnet_bn"):
         for batch in (256, 4096):
-            n = repeats if batch <= 256 or model_name == "mlp" else max(3, repeats // 4)
+            n = repeats_for(repeats, model_name, batch)
             ours = median_time(ours_step(model_name, MNIST1D, batch), n)
             reference = torch_step(model_name, MNIST1D, batch)
             theirs = median_time(reference, n) if reference else float("nan")
@@ -185,16 +198,11 @@ def step_section(repeats: int) -> str:
                 }
             )
             print(rows[-1], flush=True)
-    return "\n".join(
-        [
-            "## Time per training step, MNIST-1D inputs (1, 1, 40)",
-            "",
-            "Targets (foundation issue): the NumPy MLP step within 2x of PyTorch's at batch 4096.",
-            "Our BN CNN uses one worker (batch norm over the whole batch) to match PyTorch's.",
-            "",
-            pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3g"),
-            "",
-        ]
+    return section(
+        "Time per training step, MNIST-1D inputs (1, 1, 40)",
+        "Targets (foundation issue): the NumPy MLP step within 2x of PyTorch's at batch 4096.\n"
+        "Our BN CNN uses one worker (batch norm over the whole batch) to match PyTorch's.",
+        rows,
     )
 
 
@@ -207,7 +215,7 @@ def ensemble_section(repeats: int) -> str:
     ]
     rows = []
     for model_name, in_shape, batch, members in cases:
-        n = repeats if model_name == "mlp" else max(3, repeats // 4)
+        n = repeats_for(repeats, model_name, batch, members)
         ensemble = median_time(ours_step(model_name, in_shape, batch, members), n)
         single = median_time(ours_step(model_name, in_shape, batch), n)
         rows.append(
@@ -222,16 +230,11 @@ def ensemble_section(repeats: int) -> str:
             }
         )
         print(rows[-1], flush=True)
-    return "\n".join(
-        [
-            "## Ensemble against separate runs",
-            "",
-            "Target: the ensemble of 16 at least 3x faster than 16 separate runs (MLP, digits,",
-            "batch 256). Separate runs are E = 1 steps of the same code, times the members.",
-            "",
-            pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3g"),
-            "",
-        ]
+    return section(
+        "Ensemble against separate runs",
+        "Target: the ensemble of 16 at least 3x faster than 16 separate runs (MLP, digits,\n"
+        "batch 256). Separate runs are E = 1 steps of the same code, times the members.",
+        rows,
     )
 
 
@@ -240,7 +243,7 @@ def noise_section(repeats: int) -> str:
     rows = []
     for model_name in ("mlp", "alexnet_bn"):
         for batch in (256, 4096):
-            n = repeats if batch <= 256 or model_name == "mlp" else max(3, repeats // 4)
+            n = repeats_for(repeats, model_name, batch)
             chunks = batch // 32
             plain, noise = paired_median_times(
                 [
@@ -260,16 +263,11 @@ def noise_section(repeats: int) -> str:
                 }
             )
             print(rows[-1], flush=True)
-    return "\n".join(
-        [
-            "## Noise-scale instrument, every step, MNIST-1D inputs (1, 1, 40)",
-            "",
-            "Goal (issue 5): under 10 % of a plain step. The instrument splits the batch into",
-            "chunks of 32 (B_small = 32, B_big = batch); the two steps take turns.",
-            "",
-            pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3g"),
-            "",
-        ]
+    return section(
+        "Noise-scale instrument, every step, MNIST-1D inputs (1, 1, 40)",
+        "Goal (issue 5): under 10 % of a plain step. The instrument splits the batch into\n"
+        "chunks of 32 (B_small = 32, B_big = batch); the two steps take turns.",
+        rows,
     )
 
 

@@ -98,9 +98,8 @@ def test_notebooks_are_committed_without_outputs():
 
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
-        assert nb.cells[1].metadata.get("tags") == ["parameters"] or any(
-            "parameters" in c.metadata.get("tags", []) for c in nb.cells
-        )
+        first_code = next(c for c in nb.cells if c.cell_type == "code")
+        assert "parameters" in first_code.metadata.get("tags", []), path.name
         for cell in nb.cells:
             if cell.cell_type == "code":
                 assert not cell.outputs and cell.execution_count is None, path.name
