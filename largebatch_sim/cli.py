@@ -48,6 +48,14 @@ HELP = {
     "lars_denominator": "LARS denominator: ||g|| + wd ||w|| (paper) or ||g + wd w|| (optax)",
     "lars_clip": "LARC clip mode: effective rate min(lr, local rate)",
     "no_adaptation_on": "parameter kinds excluded from LARS adaptation",
+    "momentum_correction": "with the lr inside the buffer, rescale it by lr_t / lr_{t-1} "
+    "(Goyal remark 2)",
+    "loss_scale": "multiply the loss's gradient, not the weight decay (Goyal remark 1)",
+    "loss_normalizer": "normalise by the global batch kn, or by each worker's n and sum "
+    "(Goyal remark 3)",
+    "worker_shuffle": "one shuffle per epoch split among workers, or one per worker "
+    "(Goyal remark 4)",
+    "width": "scale the channels of cnn_bn and the AlexNet-like nets",
     "dropout": "dropout probability in the AlexNet-like nets",
     "zero_init_last_bn": "ResNet: the last BN of each block starts at gamma = 0",
     "seed": "initialisation and data-order seed (several values: an ensemble)",
@@ -69,6 +77,8 @@ CHOICES = {
     "warmup": "WARMUPS",
     "optimizer": "OPTIMIZERS",
     "dtype": "DTYPES",
+    "loss_normalizer": "LOSS_NORMALIZERS",
+    "worker_shuffle": "WORKER_SHUFFLES",
 }
 
 

@@ -27,7 +27,9 @@ from tqdm.auto import tqdm
 
 from .atomic import atomic_write
 from .data import DATASETS, BatchSampler, load_dataset
+from .data.sampler import WORKER_SHUFFLES
 from .instruments import NoiseScale, NormRatios
+from .nn.losses import scaled_gradient, softmax_cross_entropy
 from .nn.models import MODELS, build_model
 from .optim import LARS, SGD, schedules
 from .train import train
@@ -38,6 +40,7 @@ WARMUPS = ("none", "constant", "gradual")
 OPTIMIZERS = ("sgd", "lars")
 KINDS = ("weight", "bias", "norm")
 DTYPES = ("float32", "float64")
+LOSS_NORMALIZERS = ("global", "worker")
 ENSEMBLE_FIELDS = ("lr", "seed")
 
 
@@ -55,6 +58,14 @@ class RunConfig:
     chunks (B_small = batch / noise_chunks), recorded every ``noise_every`` steps.
     ``lr_in_momentum`` None keeps each optimizer's paper form: outside the buffer for SGD
     (Goyal eq. 10), inside for LARS (Algorithm 1).
+
+    Goyal et al.'s pitfalls (section 3), each off by default: ``loss_scale`` multiplies the
+    loss's gradient, not the weight decay (remark 1); ``momentum_correction=False`` drops the
+    factor lr_t / lr_{t-1} on the buffer when the lr sits inside it (remark 2);
+    ``loss_normalizer="worker"`` normalises each worker's loss by its n examples and sums the k
+    workers' gradients, k times the mean (remark 3); ``worker_shuffle="independent"`` gives each
+    worker its own shuffle of the whole data set instead of one shared shuffle per epoch
+    (remark 4). ``width`` scales the channels of ``cnn_bn`` and the AlexNets.
     """
 
     data: str = "digits"
@@ -81,6 +92,11 @@ class RunConfig:
     lars_denominator: str = "paper"
     lars_clip: bool = False
     no_adaptation_on: tuple[str, ...] = ()
+    momentum_correction: bool = True
+    loss_scale: float = 1.0
+    loss_normalizer: str = "global"
+    worker_shuffle: str = "shared"
+    width: float = 1.0
     dropout: float = 0.0
     zero_init_last_bn: bool = True
     seed: int = 0
@@ -100,6 +116,8 @@ class RunConfig:
         _check_choice("warmup", self.warmup, WARMUPS)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("dtype", self.dtype, DTYPES)
+        _check_choice("loss_normalizer", self.loss_normalizer, LOSS_NORMALIZERS)
+        _check_choice("worker_shuffle", self.worker_shuffle, WORKER_SHUFFLES)
         for name in ("no_weight_decay_on", "no_adaptation_on"):
             for kind in getattr(self, name):
                 _check_choice(name, kind, KINDS)
@@ -138,6 +156,14 @@ class RunConfig:
             raise ValueError(f"noise_every must be a positive integer, got {self.noise_every!r}")
         if not (math.isfinite(self.epochs) and self.epochs > 0):
             raise ValueError(f"epochs must be a positive number, got {self.epochs!r}")
+        for name in ("loss_scale", "width"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if self.width != 1 and self.model not in ("cnn_bn", "alexnet_lrn", "alexnet_bn"):
+            raise ValueError(
+                f"width scales cnn_bn and the AlexNets only; model {self.model!r} needs width=1"
+            )
         if self.momentum >= 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
         if not 0 <= self.dropout < 1:
@@ -254,6 +280,7 @@ def build_optimizer(config: RunConfig) -> Any:
             nesterov=config.nesterov,
             weight_decay=config.weight_decay,
             lr_in_momentum=bool(config.lr_in_momentum),
+            momentum_correction=config.momentum_correction,
             exclude_from_weight_decay=config.no_weight_decay_on,
         )
     return LARS(
@@ -286,7 +313,14 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
     model.init([c.seed for c in configs], dtype=np.dtype(first.dtype))
     model.set_workers(first.workers)
     seeds = [c.seed for c in configs]
-    sampler = BatchSampler(data.x_train, data.y_train, first.batch, seeds=seeds)
+    sampler = BatchSampler(
+        data.x_train,
+        data.y_train,
+        first.batch,
+        seeds=seeds,
+        workers=first.workers,
+        worker_shuffle=first.worker_shuffle,
+    )
     lrs = np.array([c.lr for c in configs])
     steps = max(1, round(first.epochs * sampler.steps_per_epoch))
     schedule = build_schedule(first, lrs, sampler.steps_per_epoch)
@@ -306,6 +340,7 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
         instruments=instruments,
         progress=progress,
         description=f"{first.model} B={first.batch} E={len(configs)}",
+        loss_fn=scaled_gradient(softmax_cross_entropy, gradient_scale(first)),
     )
     results = []
     for member, config in enumerate(configs):
@@ -319,9 +354,16 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
     return results
 
 
+def gradient_scale(config: RunConfig) -> float:
+    """The factor on the loss's gradient: ``loss_scale``, times k for per-worker normalisation."""
+    return config.loss_scale * (config.workers if config.loss_normalizer == "worker" else 1)
+
+
 def _model_kwargs(config: RunConfig) -> dict[str, Any]:
+    if config.model == "cnn_bn":
+        return {"width": config.width}
     if config.model.startswith("alexnet"):
-        return {"dropout": config.dropout}
+        return {"dropout": config.dropout, "width": config.width}
     if config.model == "resnet":
         return {"zero_init_last_bn": config.zero_init_last_bn}
     return {}

@@ -11,8 +11,12 @@ ensemble of E = len(seeds) members:
   gathers ``x[idx]``, ``y[idx]`` on the device: no host work, no synchronisation.
 - E' = 1 when all members share one seed (one batch broadcast over the ensemble, as the layers
   accept); otherwise E' = E, one row per member (members with equal seeds get equal rows).
-- One shuffle per epoch is shared by all simulated workers: the global batch of B examples is
-  split into k contiguous chunks of B / k downstream (batch norm, noise-scale estimator).
+- One shuffle per epoch is shared by all simulated workers (Goyal et al., remark 4): the global
+  batch of B examples is split into k contiguous chunks of B / k downstream (batch norm,
+  noise-scale estimator), so an epoch visits every example once. ``worker_shuffle=
+  "independent"`` is the pitfall instead: each of the k workers draws its own permutation of all
+  N examples per epoch and takes its n = B / k examples per step from it, so an epoch visits
+  only about 1 - (1 - 1/k)^k (63 % for large k) of the distinct examples, some several times.
 
 With ``drop_last`` (the default) an epoch is N // B full batches and the N mod B examples left
 over at the end of each permutation are skipped that epoch (a different random few each time);
@@ -27,6 +31,8 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+
+WORKER_SHUFFLES = ("shared", "independent")
 
 
 def ensemble_rows(seeds: int | Sequence[int]) -> tuple[list[int], np.ndarray]:
@@ -63,6 +69,8 @@ class BatchSampler:
         batch_size: int,
         seeds: int | Sequence[int] = 0,
         drop_last: bool = True,
+        workers: int = 1,
+        worker_shuffle: str = "shared",
     ) -> None:
         if len(x) != len(y):
             raise ValueError(f"x has {len(x)} examples but y has {len(y)}")
@@ -76,12 +84,29 @@ class BatchSampler:
                 f"batch_size ({batch_size}) exceeds the {n} examples of the data; "
                 "choose batch_size <= the data size"
             )
+        if worker_shuffle not in WORKER_SHUFFLES:
+            raise ValueError(
+                f"worker_shuffle must be one of {WORKER_SHUFFLES}, got {worker_shuffle!r}"
+            )
+        if not isinstance(workers, int | np.integer) or workers < 1 or batch_size % workers:
+            raise ValueError(
+                f"workers must be a positive integer dividing batch_size ({batch_size}), "
+                f"got {workers!r}"
+            )
+        if worker_shuffle == "independent" and not drop_last:
+            raise ValueError("worker_shuffle='independent' needs drop_last=True (full batches)")
         self.n, self.batch_size, self.drop_last = n, int(batch_size), drop_last
+        self.workers, self.worker_shuffle = int(workers), worker_shuffle
         self.distinct_seeds, self._rows = ensemble_rows(seeds)
         self.seeds = [self.distinct_seeds[r] for r in self._rows]  # one per member
         self.ensemble = len(self.seeds)
         self.rows = 1 if len(self.distinct_seeds) == 1 else self.ensemble
         self._rngs = [np.random.default_rng(s) for s in self.distinct_seeds]
+        # the independent shuffles: one generator per (seed, worker)
+        self._worker_rngs = [
+            [np.random.default_rng([s, j]) for j in range(self.workers)]
+            for s in self.distinct_seeds
+        ]
         self.steps_per_epoch = n // self.batch_size if drop_last else -(-n // self.batch_size)
         self.x = backend.asarray(x)
         self.y = backend.asarray(y)
@@ -96,10 +121,21 @@ class BatchSampler:
     def epoch_indices(self) -> np.ndarray:
         """Draw the next epoch's order on the host: (E', steps_per_epoch x B) example indices
         (all N of them, in the last batch's shorter form, when ``drop_last`` is off)."""
+        if self.worker_shuffle == "independent":
+            table = np.stack([self._independent_epoch(rngs) for rngs in self._worker_rngs])
+            return table if self.rows == 1 else table[self._rows]
         perms = [rng.permutation(self.n) for rng in self._rngs]
         used = self.steps_per_epoch * self.batch_size if self.drop_last else self.n
         table = np.stack(perms)[:, :used]
         return table if self.rows == 1 else table[self._rows]
+
+    def _independent_epoch(self, rngs: list[np.random.Generator]) -> np.ndarray:
+        """(steps x B,) indices: worker j's n examples of each step come from its own shuffle."""
+        n_worker = self.batch_size // self.workers
+        per_worker = [rng.permutation(self.n)[: self.steps_per_epoch * n_worker] for rng in rngs]
+        # (k, steps, n) -> (steps, k, n): each global batch is k contiguous worker chunks
+        chunks = np.stack(per_worker).reshape(self.workers, self.steps_per_epoch, n_worker)
+        return chunks.transpose(1, 0, 2).reshape(-1)
 
     def next(self) -> tuple[Any, Any]:
         position = self.step % self.steps_per_epoch

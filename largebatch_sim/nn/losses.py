@@ -8,6 +8,8 @@ global batch, whatever the number of simulated workers).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 from .. import backend
@@ -79,3 +81,60 @@ def accuracy(logits: Any, y: Any) -> Any:
     """
     _check_labels("accuracy", logits, y)
     return (logits.argmax(axis=-1) == y).mean(axis=1, dtype=logits.dtype)
+
+
+LossFn = Callable[[Any, Any], tuple[Any, Any]]
+
+
+def scaled_gradient(loss_fn: LossFn, factor: float) -> LossFn:
+    """``loss_fn`` whose gradient is multiplied by ``factor``; the loss it reports is unchanged.
+
+    Two of Goyal et al.'s pitfalls (section 3) are a gradient scaled by a constant c:
+
+    - remark 1, "scaling the loss is not scaling the learning rate": with weight decay in the
+      update, lr * (c grad L + lambda w) = (c lr) (grad L + (lambda / c) w), so multiplying the
+      loss by c is linear scaling of lr *and* dividing the weight decay by c;
+    - remark 3, normalising each worker's loss by its n examples instead of the global kn, then
+      summing the k workers' gradients: sum_j grad (1/n) sum_{b in j} l_b = k grad L, c = k.
+
+    The reported loss stays the plain mean over the batch, so curves and divergence tests
+    compare like with like.
+    """
+    if not (math.isfinite(factor) and factor > 0):
+        raise ValueError(f"scaled_gradient: factor must be a finite positive number, got {factor}")
+    if factor == 1:
+        return loss_fn
+
+    def scaled(pred: Any, target: Any) -> tuple[Any, Any]:
+        loss, dpred = loss_fn(pred, target)
+        return loss, dpred * factor
+
+    return scaled
+
+
+def worker_sum_loss(loss_fn: LossFn, workers: int) -> LossFn:
+    """Remark 3's pitfall written out: L' = sum_j (1/n) sum_{b in worker j} l_b over k workers.
+
+    Each of the k contiguous chunks of n = B / k examples is normalised by its own n and the k
+    losses (and gradients) are summed, as an all-reduce *sum* of per-worker mean losses does.
+    Returns (L', dL'/dpred) = (k L, k dL/dpred); the reference for ``scaled_gradient(loss_fn,
+    k)``, computed chunk by chunk.
+    """
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"worker_sum_loss: workers must be a positive int, got {workers!r}")
+
+    def summed(pred: Any, target: Any) -> tuple[Any, Any]:
+        xp = backend.get_array_module(pred)
+        batch = pred.shape[1]
+        if batch % workers:
+            raise ValueError(f"worker_sum_loss: batch {batch} not divisible by {workers} workers")
+        n = batch // workers
+        losses, grads = [], []
+        for j in range(workers):
+            chunk = slice(j * n, (j + 1) * n)
+            loss, dpred = loss_fn(pred[:, chunk], target[:, chunk])
+            losses.append(loss)
+            grads.append(dpred)
+        return sum(losses), xp.concatenate(grads, axis=1)
+
+    return summed

@@ -22,7 +22,7 @@ from .lrn import LocalResponseNorm
 from .pool import GlobalAvgPool, MaxPool2d
 from .residual import BasicBlock
 
-MODELS = ("mlp", "alexnet_lrn", "alexnet_bn", "resnet")
+MODELS = ("mlp", "cnn_bn", "alexnet_lrn", "alexnet_bn", "resnet")
 NORMS = ("lrn", "bn")
 CAFFE_BIAS = 0.1  # Caffe's AlexNet starts biases at small positive constants (0.1 or 1)
 
@@ -161,6 +161,40 @@ def alexnet_mini(
     return Sequential(layers)
 
 
+def cnn_mini(
+    in_shape: Sequence[int] = (1, 1, 40),
+    classes: int = 10,
+    channels: int = 16,
+    width: float = 1.0,
+) -> Sequential:
+    """The small BN CNN of PAPERS.md's calibration, cheap enough for batch sweeps on a CPU.
+
+    conv1 ``channels`` k5 p2 -> conv2 k3 stride 2 p1 -> conv3 k3 stride 2 p1, each without bias
+    and followed by BatchNorm (bn1..bn3, per worker) and ReLU -> fc ``classes`` (bias 0).
+    ``width`` scales the channels (rounded, at least 1). Strides act only along spatial axes
+    longer than 1: MNIST-1D (1, 1, 40) -> 40 -> 20 -> 10, so fc has 16 * 10 = 160 inputs;
+    digits (1, 8, 8) -> 8x8 -> 4x4 -> 2x2, 16 * 4 = 64 inputs.
+    Parameters (width 1, 10 classes): 3,322 on MNIST-1D; 5,754 on digits (3x3 kernels there).
+    """
+    where = "cnn_mini"
+    c, h, w = _check_in_shape(in_shape, where)
+    classes = _positive_int(classes, "classes", where)
+    channels = _positive_int(channels, "channels", where)
+    if not width > 0:
+        raise ValueError(f"{where}: width must be positive, got {width!r}")
+    out = max(1, round(channels * width))
+    layers: list[Layer] = []
+    size, fan_in = (h, w), c
+    for i, (kernel, stride, padding) in enumerate(((5, 1, 2), (3, 2, 1), (3, 2, 1)), start=1):
+        conv = Conv2d(
+            fan_in, out, kernel, stride, padding, name=f"conv{i}", bias=False, input_size=size
+        )
+        layers += [conv, BatchNorm(out, name=f"bn{i}"), ReLU(name=f"relu{i}")]
+        size, fan_in = conv.output_size(size), out
+    layers += [Flatten(name="flatten"), Linear(out * size[0] * size[1], classes, name="fc")]
+    return Sequential(layers)
+
+
 def resnet_mini(
     in_shape: Sequence[int] = (1, 8, 8),
     classes: int = 10,
@@ -228,9 +262,11 @@ def build_model(name: str, in_shape: Sequence[int], classes: int, **kwargs: Any)
         return mlp([c * h * w, *hidden, classes], **kwargs)
     if name == "resnet":
         return resnet_mini(in_shape, classes, **kwargs)
+    if name == "cnn_bn":
+        return cnn_mini(in_shape, classes, **kwargs)
     if "norm" in kwargs:
         raise ValueError(f"build_model: {name!r} sets norm itself; do not pass norm")
     return alexnet_mini(in_shape, classes, norm=name.removeprefix("alexnet_"), **kwargs)
 
 
-__all__ = ["MODELS", "alexnet_mini", "build_model", "mlp", "resnet_mini"]
+__all__ = ["MODELS", "alexnet_mini", "build_model", "cnn_mini", "mlp", "resnet_mini"]
