@@ -4,7 +4,14 @@ import pytest
 from largebatch_sim.nn import models
 from largebatch_sim.nn.base import iter_layers
 from largebatch_sim.nn.batchnorm import BatchNorm
-from largebatch_sim.nn.models import MODELS, alexnet_mini, build_model, mlp, resnet_mini
+from largebatch_sim.nn.models import (
+    MODELS,
+    alexnet_mini,
+    build_model,
+    cnn_mini,
+    mlp,
+    resnet_mini,
+)
 from tests.gradcheck import check_layer
 
 DIGITS, MNIST1D = (1, 8, 8), (1, 1, 40)
@@ -49,6 +56,8 @@ STATED_COUNTS = [
     (mlp, {"sizes": [64, 128, 10]}, 9_610),
     (lambda **k: build_model("mlp", **k), {"in_shape": DIGITS, "classes": 10}, 26_122),
     (lambda **k: build_model("mlp", **k), {"in_shape": MNIST1D, "classes": 10}, 23_050),
+    (cnn_mini, {"in_shape": MNIST1D}, 3_322),
+    (cnn_mini, {"in_shape": DIGITS}, 5_754),
     (alexnet_mini, {"in_shape": DIGITS}, 83_786),
     (alexnet_mini, {"in_shape": MNIST1D}, 57_354),
     (alexnet_mini, {"in_shape": DIGITS, "norm": "bn"}, 84_218),
