@@ -25,6 +25,7 @@ from .experiments import ENSEMBLE_FIELDS, ResultCache, RunConfig, run_ensemble, 
 HELP = {
     "data": "data set (embedded ones need no download)",
     "data_size": "examples to generate for mnist1d / synthetic sets (default: the set's own)",
+    "fresh_samples": "draw every training batch new from a synthetic set's process",
     "model": "model builder",
     "batch": "global batch size B = workers x per-worker batch",
     "workers": "simulated data-parallel workers k; batch norm sees B/k examples each",

@@ -26,7 +26,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .atomic import atomic_write
-from .data import DATASETS, BatchSampler, load_dataset
+from .data import DATASETS, BatchSampler, FreshSampler, load_dataset
 from .data.sampler import WORKER_SHUFFLES
 from .instruments import NoiseScale, NormRatios
 from .nn.losses import scaled_gradient, softmax_cross_entropy
@@ -65,11 +65,14 @@ class RunConfig:
     ``loss_normalizer="worker"`` normalises each worker's loss by its n examples and sums the k
     workers' gradients, k times the mean (remark 3); ``worker_shuffle="independent"`` gives each
     worker its own shuffle of the whole data set instead of one shared shuffle per epoch
-    (remark 4). ``width`` scales the channels of ``cnn_bn`` and the AlexNets.
+    (remark 4). ``fresh_samples`` draws every training batch new from a synthetic set's process
+    (McCandlish et al.'s infinite-data regime; epochs then count data_size * 0.8 examples, and
+    the test split is the set's own). ``width`` scales the channels of ``cnn_bn`` and the AlexNets.
     """
 
     data: str = "digits"
     data_size: int | None = None
+    fresh_samples: bool = False
     model: str = "alexnet_bn"
     batch: int = 128
     workers: int = 1
@@ -160,6 +163,13 @@ class RunConfig:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if self.fresh_samples and self.data not in ("teacher_student", "gaussian_mixture"):
+            raise ValueError(
+                f"fresh_samples needs a synthetic data set (teacher_student, gaussian_mixture), "
+                f"not {self.data!r}: a fixed set has no process to draw from"
+            )
+        if self.fresh_samples and self.worker_shuffle != "shared":
+            raise ValueError("fresh_samples draws new batches: worker_shuffle does not apply")
         if self.width != 1 and self.model not in ("cnn_bn", "alexnet_lrn", "alexnet_bn"):
             raise ValueError(
                 f"width scales cnn_bn and the AlexNets only; model {self.model!r} needs width=1"
@@ -304,7 +314,7 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
         raise ValueError(f"an ensemble's configs may differ only in {ENSEMBLE_FIELDS}")
     first = configs[0]
     data = _dataset(first.data, first.data_size, first.data_seed)
-    if first.batch > len(data.y_train):
+    if first.batch > len(data.y_train) and not first.fresh_samples:
         raise ValueError(
             f"batch ({first.batch}) exceeds the {len(data.y_train)} training examples of "
             f"{first.data!r}; choose a smaller batch or a larger data_size"
@@ -313,14 +323,18 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
     model.init([c.seed for c in configs], dtype=np.dtype(first.dtype))
     model.set_workers(first.workers)
     seeds = [c.seed for c in configs]
-    sampler = BatchSampler(
-        data.x_train,
-        data.y_train,
-        first.batch,
-        seeds=seeds,
-        workers=first.workers,
-        worker_shuffle=first.worker_shuffle,
-    )
+    if first.fresh_samples:
+        nominal_epoch = max(1, len(data.y_train) // first.batch)
+        sampler = FreshSampler(data.process, first.batch, seeds, steps_per_epoch=nominal_epoch)
+    else:
+        sampler = BatchSampler(
+            data.x_train,
+            data.y_train,
+            first.batch,
+            seeds=seeds,
+            workers=first.workers,
+            worker_shuffle=first.worker_shuffle,
+        )
     lrs = np.array([c.lr for c in configs])
     steps = max(1, round(first.epochs * sampler.steps_per_epoch))
     schedule = build_schedule(first, lrs, sampler.steps_per_epoch)

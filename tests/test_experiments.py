@@ -2,10 +2,11 @@
 
 from dataclasses import replace
 
+import pandas as pd
 import pytest
 
 from largebatch_sim import experiments
-from largebatch_sim.experiments import ResultCache, RunConfig, cache_key, sweep
+from largebatch_sim.experiments import ResultCache, RunConfig, cache_key, run_ensemble, sweep
 
 TINY = RunConfig(data="digits", model="mlp", batch=128, lr=0.05, base_batch=128, epochs=1, evals=1)
 
@@ -71,3 +72,23 @@ def test_presentation_modules_do_not_change_the_code_version():
     package = Path(experiments.__file__).parent
     assert {p.name for p in package.glob("*.py")} >= experiments.PRESENTATION_MODULES
     assert "experiments.py" not in experiments.PRESENTATION_MODULES
+
+
+def test_fresh_samples_draw_new_batches_from_the_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("LBSIM_CACHE", str(tmp_path))
+    base = RunConfig(
+        data="teacher_student", data_size=500, model="mlp", batch=32, epochs=2, evals=2
+    )
+    fresh = replace(base, fresh_samples=True)
+    a, b, again = (run_ensemble([c], progress=False)[0] for c in (base, fresh, fresh))
+    pd.testing.assert_frame_equal(b.history, again.history)  # deterministic
+    assert not a.history.equals(b.history)
+    # a nominal epoch is n_train // batch steps, as with the finite sample
+    assert b.history.step.max() == a.history.step.max() == 2 * (400 // 32)
+    big = replace(fresh, batch=1024, epochs=3)  # larger than the finite sample
+    assert run_ensemble([big], progress=False)[0].history.step.max() == 3
+
+
+def test_fresh_samples_need_a_synthetic_set():
+    with pytest.raises(ValueError, match="synthetic data set"):
+        RunConfig(data="mnist1d", fresh_samples=True)

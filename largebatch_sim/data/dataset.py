@@ -32,6 +32,8 @@ class Dataset:
     labels for ``classes`` >= 2, or float32 targets (N,) / (N, K) when ``classes`` is 0
     (regression). Floating inputs are converted to float32 and integer labels to int64; integer
     images are refused (scale them to floats first), as are mismatched lengths and shapes.
+    ``process`` is the generating process of a synthetic set (a ``FreshSampler`` draws fresh
+    training batches from it), None for a fixed data set.
     """
 
     name: str
@@ -41,6 +43,7 @@ class Dataset:
     y_test: np.ndarray
     classes: int
     in_shape: tuple[int, int, int]
+    process: Any = None
 
     def __post_init__(self) -> None:
         in_shape = tuple(int(d) for d in self.in_shape)

@@ -149,7 +149,8 @@ def _finite(
 ) -> Dataset:
     x_train, y_train = process.sample(n_train, _stream(process.seed, TRAIN))
     x_test, y_test = process.sample(n_test, _stream(process.seed, TEST))
-    return Dataset(name, x_train, y_train, x_test, y_test, process.classes, (1, 1, process.dim))
+    shape = (1, 1, process.dim)
+    return Dataset(name, x_train, y_train, x_test, y_test, process.classes, shape, process)
 
 
 def teacher_student(
