@@ -197,8 +197,11 @@ def _check_choice(name: str, value: Any, accepted: Sequence[str]) -> None:
         raise ValueError(f"{name} must be one of {tuple(accepted)}, got {value!r}")
 
 
-# Modules that only present results: editing them must not invalidate the cached runs.
-PRESENTATION_MODULES = frozenset({"plots.py", "scorecard.py", "notebook.py", "cli.py"})
+# Modules that only read or present results (or model what is never trained): editing them
+# must not invalidate the cached runs.
+PRESENTATION_MODULES = frozenset(
+    {"plots.py", "scorecard.py", "notebook.py", "cli.py", "stability.py", "comm.py"}
+)
 
 
 @cache
