@@ -110,6 +110,9 @@ OUTPUTS = {
         "M-F15_temperature.png",
         "M-F15_temperature.md",
         "M-F15_temperature.csv",
+        "M-F16_adaptive_batch.png",
+        "M-F16_adaptive_batch.md",
+        "M-F16_adaptive_batch.csv",
     ],
     "04_noisy_quadratic": [
         "N-F1_steps_vs_batch.png",
@@ -150,7 +153,7 @@ TARGETS: dict[str, list[str]] = {
         "L-F3",
         "L-VAR",
     ],
-    "03_noise_scale": ["M-F-curve", "M-F1", "M-F4", "M-T1", "M-F-lr", "M-F3", "M-F15"],
+    "03_noise_scale": ["M-F-curve", "M-F1", "M-F4", "M-T1", "M-F-lr", "M-F3", "M-F15", "M-F16"],
     "04_noisy_quadratic": ["N-F1", "N-F2", "N-F3"],
 }
 
