@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from .atomic import atomic_write
 from .data import DATASETS, BatchSampler, FreshSampler, load_dataset
+from .data.registry import SYNTHETIC
 from .data.sampler import WORKER_SHUFFLES
 from .instruments import NoiseScale, NormRatios
 from .nn.losses import scaled_gradient, softmax_cross_entropy
@@ -41,6 +42,7 @@ OPTIMIZERS = ("sgd", "lars")
 KINDS = ("weight", "bias", "norm")
 DTYPES = ("float32", "float64")
 LOSS_NORMALIZERS = ("global", "worker")
+WIDTH_MODELS = ("cnn_bn", "alexnet_lrn", "alexnet_bn")  # the builders that take ``width``
 ENSEMBLE_FIELDS = ("lr", "seed")
 
 
@@ -163,14 +165,14 @@ class RunConfig:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-        if self.fresh_samples and self.data not in ("teacher_student", "gaussian_mixture"):
+        if self.fresh_samples and self.data not in SYNTHETIC:
             raise ValueError(
-                f"fresh_samples needs a synthetic data set (teacher_student, gaussian_mixture), "
-                f"not {self.data!r}: a fixed set has no process to draw from"
+                f"fresh_samples needs a synthetic data set {SYNTHETIC}, not {self.data!r}: "
+                "a fixed set has no process to draw from"
             )
         if self.fresh_samples and self.worker_shuffle != "shared":
             raise ValueError("fresh_samples draws new batches: worker_shuffle does not apply")
-        if self.width != 1 and self.model not in ("cnn_bn", "alexnet_lrn", "alexnet_bn"):
+        if self.width != 1 and self.model not in WIDTH_MODELS:
             raise ValueError(
                 f"width scales cnn_bn and the AlexNets only; model {self.model!r} needs width=1"
             )

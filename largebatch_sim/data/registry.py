@@ -61,7 +61,8 @@ LOADERS: dict[str, Callable[..., Dataset]] = {
     "cifar10": _fixed(load_cifar10, "cifar10", uses_seed=False),
 }
 DATASETS = tuple(LOADERS)
-GENERATED = ("mnist1d", "teacher_student", "gaussian_mixture")
+SYNTHETIC = ("teacher_student", "gaussian_mixture")  # sets with a process to draw from
+GENERATED = ("mnist1d", *SYNTHETIC)
 
 
 def load_dataset(name: str, **kwargs: Any) -> Dataset:
