@@ -54,7 +54,7 @@ build/$(PROFILE)/%.stamp: notebooks/%.ipynb $(LIBRARY) | $(ENV_READY)
 	touch $@
 
 $(OUT_DIR)/SUMMARY.md: $(STAMPS) | $(ENV_READY)
-	$(PYTHON) -m largebatch_sim.scorecard $(OUT_DIR)
+	$(PYTHON) -m largebatch_sim.report.scorecard $(OUT_DIR)
 
 test: | $(ENV_READY)
 	$(PYTHON) -m pytest -q

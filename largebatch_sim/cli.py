@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import backend
 from .data import DATASETS, GENERATED, load_dataset
-from .experiments import ENSEMBLE_FIELDS, ResultCache, RunConfig, run_ensemble, sweep
+from .runs import ENSEMBLE_FIELDS, ResultCache, RunConfig, run_ensemble, sweep
 
 HELP = {
     "data": "data set (embedded ones need no download)",
@@ -84,7 +84,7 @@ CHOICES = {
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    from . import experiments
+    from .runs import config as run_config
 
     hints = typing.get_type_hints(RunConfig)
     for f in dataclasses.fields(RunConfig):
@@ -92,7 +92,7 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         hint = hints[f.name]
         kwargs: dict = {"help": f"{HELP[f.name]} (default: {f.default})", "default": f.default}
         if f.name in CHOICES:
-            kwargs["choices"] = getattr(experiments, CHOICES[f.name])
+            kwargs["choices"] = getattr(run_config, CHOICES[f.name])
         if hint is bool or bool in typing.get_args(hint):
             kwargs["action"] = argparse.BooleanOptionalAction
         elif f.name in ENSEMBLE_FIELDS:
@@ -101,7 +101,7 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
             inner = typing.get_args(hint)[0]
             kwargs.update(nargs="*", type=inner)
             if f.name.startswith("no_"):
-                kwargs["choices"] = experiments.KINDS
+                kwargs["choices"] = run_config.KINDS
         else:
             base = [t for t in typing.get_args(hint) if t is not type(None)] or [hint]
             kwargs["type"] = base[0]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from largebatch_sim.nn.models import build_model
-from largebatch_sim.notebook import setup
+from largebatch_sim.report.notebook import setup
 
 SIZES = {"smoke": {}, "quick": {}, "full": {}}
 

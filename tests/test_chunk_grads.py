@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from largebatch_sim.experiments import RunConfig, run_ensemble
 from largebatch_sim.instruments import NoiseScale, chunk_sq_norms
 from largebatch_sim.nn.base import Layer
 from largebatch_sim.nn.batchnorm import BatchNorm
@@ -21,6 +20,7 @@ from largebatch_sim.nn.conv import Conv2d
 from largebatch_sim.nn.linear import Linear
 from largebatch_sim.nn.losses import softmax_cross_entropy
 from largebatch_sim.nn.models import build_model
+from largebatch_sim.runs import RunConfig, run_ensemble
 
 E = 2
 

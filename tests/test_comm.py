@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from largebatch_sim.comm import (
+from largebatch_sim.analysis.comm import (
     GOYAL_CLUSTER,
     RESNET50_GRADIENT_BYTES,
     Cluster,

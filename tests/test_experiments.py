@@ -5,8 +5,9 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from largebatch_sim import experiments
-from largebatch_sim.experiments import ResultCache, RunConfig, cache_key, run_ensemble, sweep
+from largebatch_sim.runs import ResultCache, RunConfig, cache_key, run_ensemble, sweep
+from largebatch_sim.runs import cache as run_cache
+from largebatch_sim.runs import sweeps as run_sweep
 
 TINY = RunConfig(data="digits", model="mlp", batch=128, lr=0.05, base_batch=128, epochs=1, evals=1)
 
@@ -15,19 +16,19 @@ def test_cache_key_depends_on_config_and_code_version(monkeypatch):
     assert cache_key(TINY) == cache_key(replace(TINY))
     assert cache_key(TINY) != cache_key(replace(TINY, lr=0.1))
     before = cache_key(TINY)
-    monkeypatch.setattr(experiments, "code_version", lambda: "changed")
+    monkeypatch.setattr(run_cache, "code_version", lambda: "changed")
     assert cache_key(TINY) != before
 
 
 def _count_ensembles(monkeypatch):
     calls = []
-    real = experiments.run_ensemble
+    real = run_sweep.run_ensemble
 
     def counting(configs, progress=True):
         calls.append(len(configs))
         return real(configs, progress=progress)
 
-    monkeypatch.setattr(experiments, "run_ensemble", counting)
+    monkeypatch.setattr(run_sweep, "run_ensemble", counting)
     return calls
 
 
@@ -46,20 +47,20 @@ def test_sweep_groups_runs_by_batch_and_reuses_the_cache(tmp_path, monkeypatch):
 def test_interrupted_sweep_resumes_without_recomputing(tmp_path, monkeypatch):
     cache = ResultCache(tmp_path)
     configs = [replace(TINY, batch=b) for b in (64, 128)]
-    real = experiments.run_ensemble
+    real = run_sweep.run_ensemble
 
     def interrupted(chunk, progress=True):
         if chunk[0].batch == 128:
             raise KeyboardInterrupt
         return real(chunk, progress=progress)
 
-    monkeypatch.setattr(experiments, "run_ensemble", interrupted)
+    monkeypatch.setattr(run_sweep, "run_ensemble", interrupted)
     with pytest.raises(KeyboardInterrupt):
         sweep(configs, cache, progress=False)
     assert cache.load(configs[0]) is not None and cache.load(configs[1]) is None
     assert not [p for p in tmp_path.iterdir() if p.suffix != ".pkl"]  # no partial files
 
-    monkeypatch.setattr(experiments, "run_ensemble", real)
+    monkeypatch.setattr(run_sweep, "run_ensemble", real)
     calls = _count_ensembles(monkeypatch)
     results = sweep(configs, cache, progress=False)
     assert calls == [1]  # only the missing batch size ran
@@ -69,9 +70,9 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path, monkeypatch):
 def test_presentation_modules_do_not_change_the_code_version():
     from pathlib import Path
 
-    package = Path(experiments.__file__).parent
-    assert {p.name for p in package.glob("*.py")} >= experiments.PRESENTATION_MODULES
-    assert "experiments.py" not in experiments.PRESENTATION_MODULES
+    package = Path(run_cache.__file__).parent.parent
+    assert {p.name for p in package.rglob("*.py")} >= run_cache.PRESENTATION_MODULES
+    assert "recipe.py" not in run_cache.PRESENTATION_MODULES
 
 
 def test_fresh_samples_draw_new_batches_from_the_process(tmp_path, monkeypatch):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from largebatch_sim.fits import LRFit, ParetoFit, fit_lr, fit_pareto, pareto_curve
+from largebatch_sim.analysis.fits import LRFit, ParetoFit, fit_lr, fit_pareto, pareto_curve
 
 BATCH = 2.0 ** np.arange(3, 13)  # 8 .. 4096
 S_MIN, E_MIN = 200.0, 200.0 * 256  # B_crit = 256, inside the measured range

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from largebatch_sim.data import BatchSampler
-from largebatch_sim.experiments import RunConfig, build_optimizer, gradient_scale, run_ensemble
 from largebatch_sim.nn.losses import scaled_gradient, softmax_cross_entropy, worker_sum_loss
 from largebatch_sim.optim import SGD
+from largebatch_sim.runs import RunConfig, build_optimizer, gradient_scale, run_ensemble
 
 TINY = RunConfig(
     data="digits",

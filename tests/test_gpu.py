@@ -20,7 +20,6 @@ import pytest
 
 from largebatch_sim import backend
 from largebatch_sim.data import BatchSampler
-from largebatch_sim.experiments import RunConfig, run_ensemble
 from largebatch_sim.instruments import NormRatios, UpdateSizes, tensor_norms
 from largebatch_sim.nn.activations import Dropout, Flatten, ReLU
 from largebatch_sim.nn.base import Layer, Sequential, iter_layers
@@ -33,6 +32,7 @@ from largebatch_sim.nn.models import build_model
 from largebatch_sim.nn.pool import AvgPool2d, GlobalAvgPool, MaxPool2d
 from largebatch_sim.nn.residual import BasicBlock
 from largebatch_sim.optim import LARS, SGD
+from largebatch_sim.runs import RunConfig, run_ensemble
 
 pytestmark = [
     pytest.mark.gpu,

@@ -6,9 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from largebatch_sim.nn.losses import softmax_cross_entropy
-from largebatch_sim.nn.models import mlp
-from largebatch_sim.noise import (
+from largebatch_sim.analysis.noise import (
     BSimple,
     DebiasedEMA,
     ModelGradients,
@@ -22,6 +20,8 @@ from largebatch_sim.noise import (
     quadratic_b_simple,
     two_batch_estimates,
 )
+from largebatch_sim.nn.losses import softmax_cross_entropy
+from largebatch_sim.nn.models import mlp
 
 DIM = 50
 

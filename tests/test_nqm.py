@@ -5,7 +5,7 @@ describe; divergence is +inf, never NaN; the quadratic's noise scales by hand.""
 import numpy as np
 import pytest
 
-from largebatch_sim import nqm
+from largebatch_sim.analysis import nqm
 
 H20 = nqm.curvatures(20)
 # (beta, p, lr): SGD, preconditioning, momentum (complex and real roots, r_1 < 0, a double

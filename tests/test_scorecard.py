@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from largebatch_sim import scorecard
+from largebatch_sim.report import scorecard
 
 
 def _row(target, verdict="yes"):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from largebatch_sim.stability import RESULT_COLUMNS, largest_stable_lr, unstable_runs
+from largebatch_sim.analysis.stability import RESULT_COLUMNS, largest_stable_lr, unstable_runs
 
 
 def _grid(cells):

@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from largebatch_sim.experiments import RunConfig, run_ensemble
+from largebatch_sim.runs import RunConfig, run_ensemble
 
 TINY = RunConfig(data="digits", model="mlp", batch=64, lr=0.05, base_batch=64, epochs=3, evals=3)
 

@@ -1,7 +1,7 @@
 """The scorecard: every notebook records its targets in ``summary.csv`` beside its figures.
 
 One row per target id: what is compared, our number, the paper's, whether it reproduced
-(yes / no / partly) and a one-line reason. ``python -m largebatch_sim.scorecard DIR`` renders
+(yes / no / partly) and a one-line reason. ``python -m largebatch_sim.report.scorecard DIR`` renders
 DIR/summary.csv as DIR/SUMMARY.md, which the README shows.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .atomic import atomic_write_text
+from ..atomic import atomic_write_text
 
 COLUMNS = ("target", "compared", "ours", "paper", "reproduced", "reason", "notebook")
 VERDICTS = ("yes", "no", "partly")
@@ -62,5 +62,5 @@ def render(out_dir: str | Path) -> Path:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m largebatch_sim.scorecard OUT_DIR")
+        sys.exit("usage: python -m largebatch_sim.report.scorecard OUT_DIR")
     print(render(sys.argv[1]))

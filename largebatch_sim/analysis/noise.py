@@ -55,9 +55,9 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from . import backend
-from .nn.base import Layer, iter_layers
-from .nn.losses import softmax_cross_entropy
+from .. import backend
+from ..nn.base import Layer, iter_layers
+from ..nn.losses import softmax_cross_entropy
 
 REDUCTIONS = ("mean", "sum", "global")
 TABLE_COLUMNS = ("step", "member", "g_small_sq", "g_big_sq")

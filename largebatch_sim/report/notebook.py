@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import backend
+from .. import backend
 from .plots import set_style
 
 PROFILES = ("smoke", "quick", "full")

@@ -1,0 +1,1 @@
+"""Presentation: plot helpers, the scorecard, the notebooks' shared setup."""

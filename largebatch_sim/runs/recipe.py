@@ -1,0 +1,150 @@
+"""The recipe: from a config to a model, an optimizer, a schedule and data, then training.
+
+``run_ensemble`` trains configs that differ only in the ensemble fields as one ensemble of E
+members: one batched matmul per layer instead of E runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from ..data import BatchSampler, FreshSampler, load_dataset
+from ..instruments import NoiseScale, NormRatios
+from ..nn.losses import scaled_gradient, softmax_cross_entropy
+from ..nn.models import build_model
+from ..optim import LARS, SGD, schedules
+from ..train import train
+from .config import ENSEMBLE_FIELDS, RunConfig, group_key
+from .result import RunResult
+
+
+@cache
+def _dataset(name: str, size: int | None, seed: int) -> Any:
+    kwargs = {"seed": seed} | ({} if size is None else {"num_samples": size})
+    return load_dataset(name, **kwargs)
+
+
+def build_schedule(config: RunConfig, lr: Any, steps_per_epoch: int) -> schedules.Schedule:
+    """The learning rate of every step: scaling rule, decay, then warmup, as in the config."""
+    rule = "sqrt" if config.scaling == "legw" else config.scaling
+    peak = schedules.scale_lr(lr, config.batch, config.base_batch, rule)
+    total = max(1, round(config.epochs * steps_per_epoch))
+    if config.schedule == "constant":
+        main = schedules.constant(peak)
+    elif config.schedule == "step":
+        milestones = sorted({max(1, round(m * total)) for m in config.milestones})
+        main = schedules.step_decay(peak, milestones, factor=0.1)
+    elif config.schedule == "poly":
+        main = schedules.poly(peak, total, power=2.0)
+    else:
+        main = schedules.cosine(peak, total)
+    warmup_epochs = config.warmup_epochs * (config.k if config.scaling == "legw" else 1)
+    warmup_steps = round(warmup_epochs * steps_per_epoch)
+    if config.warmup == "none" or warmup_steps == 0:
+        return main
+    start = lr if config.warmup_start is None else config.warmup_start
+    return schedules.warmup(main, config.warmup, warmup_steps, start=start)
+
+
+def build_optimizer(config: RunConfig) -> Any:
+    if config.optimizer == "sgd":
+        return SGD(
+            momentum=config.momentum,
+            nesterov=config.nesterov,
+            weight_decay=config.weight_decay,
+            lr_in_momentum=bool(config.lr_in_momentum),
+            momentum_correction=config.momentum_correction,
+            exclude_from_weight_decay=config.no_weight_decay_on,
+        )
+    return LARS(
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+        trust_coefficient=config.trust_coefficient,
+        denominator=config.lars_denominator,
+        clip=config.lars_clip,
+        exclude_from_adaptation=config.no_adaptation_on,
+        exclude_from_weight_decay=config.no_weight_decay_on,
+        lr_in_momentum=config.lr_in_momentum is not False,
+    )
+
+
+def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[RunResult]:
+    """Train runs that differ only in ``ENSEMBLE_FIELDS`` as one ensemble of E members."""
+    if not configs:
+        raise ValueError("run_ensemble needs at least one config (an ensemble of size 0)")
+    shared = {group_key(c) for c in configs}
+    if len(shared) > 1:
+        raise ValueError(f"an ensemble's configs may differ only in {ENSEMBLE_FIELDS}")
+    first = configs[0]
+    data = _dataset(first.data, first.data_size, first.data_seed)
+    if first.batch > len(data.y_train) and not first.fresh_samples:
+        raise ValueError(
+            f"batch ({first.batch}) exceeds the {len(data.y_train)} training examples of "
+            f"{first.data!r}; choose a smaller batch or a larger data_size"
+        )
+    model = build_model(first.model, data.in_shape, data.classes, **_model_kwargs(first))
+    model.init([c.seed for c in configs], dtype=np.dtype(first.dtype))
+    model.set_workers(first.workers)
+    seeds = [c.seed for c in configs]
+    if first.fresh_samples:
+        nominal_epoch = max(1, len(data.y_train) // first.batch)
+        sampler = FreshSampler(data.process, first.batch, seeds, steps_per_epoch=nominal_epoch)
+    else:
+        sampler = BatchSampler(
+            data.x_train,
+            data.y_train,
+            first.batch,
+            seeds=seeds,
+            workers=first.workers,
+            worker_shuffle=first.worker_shuffle,
+        )
+    lrs = np.array([c.lr for c in configs])
+    steps = max(1, round(first.epochs * sampler.steps_per_epoch))
+    schedule = build_schedule(first, lrs, sampler.steps_per_epoch)
+    instruments: dict[str, Any] = {}
+    if first.norm_ratio_steps:
+        instruments["norms"] = NormRatios(first.norm_ratio_steps)
+    if first.noise_chunks:
+        instruments["noise"] = NoiseScale(first.noise_chunks, first.noise_every, model=model)
+    result = train(
+        model,
+        build_optimizer(first),
+        schedule(np.arange(steps)),
+        sampler,
+        (data.x_test, data.y_test),
+        eval_every=max(1, steps // first.evals),
+        divergence_factor=first.divergence_factor,
+        instruments=instruments,
+        progress=progress,
+        description=f"{first.model} B={first.batch} E={len(configs)}",
+        loss_fn=scaled_gradient(softmax_cross_entropy, gradient_scale(first)),
+    )
+    results = []
+    for member, config in enumerate(configs):
+        history = result.history[result.history.member == member].drop(columns="member")
+        summary = result.summary.iloc[member].drop("member").to_dict()
+        tables = {
+            name: table[table.member == member].drop(columns="member")
+            for name, table in result.instruments.items()
+        }
+        results.append(RunResult(config, history.reset_index(drop=True), summary, tables))
+    return results
+
+
+def gradient_scale(config: RunConfig) -> float:
+    """The factor on the loss's gradient: ``loss_scale``, times k for per-worker normalisation."""
+    return config.loss_scale * (config.workers if config.loss_normalizer == "worker" else 1)
+
+
+def _model_kwargs(config: RunConfig) -> dict[str, Any]:
+    if config.model == "cnn_bn":
+        return {"width": config.width}
+    if config.model.startswith("alexnet"):
+        return {"dropout": config.dropout, "width": config.width}
+    if config.model == "resnet":
+        return {"zero_init_last_bn": config.zero_init_last_bn}
+    return {}
