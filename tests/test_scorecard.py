@@ -12,7 +12,7 @@ def _row(target, verdict="yes"):
         paper="2",
         reproduced=verdict,
         reason="r",
-        notebook="nb",
+        notebook="04_noisy_quadratic",
     )
 
 
@@ -23,9 +23,35 @@ def test_record_upserts_by_target_and_renders(tmp_path):
     assert list(table.target) == ["G-F1", "L-T2"]
     assert table.set_index("target").loc["G-F1", "reproduced"] == "partly"
     text = scorecard.render(tmp_path).read_text()
-    assert "0 yes, 1 no, 1 partly" in text and "G-F1" in text
+    assert "0 yes, 1 partly, 1 no, 0 not resolved" in text and "TARGETS.md#g-f1" in text
+    assert set(table.code_version) == {scorecard.figures_version("04_noisy_quadratic")}
 
 
 def test_bad_verdict_is_refused(tmp_path):
     with pytest.raises(ValueError, match="reproduced"):
         scorecard.record(tmp_path, [_row("G-F1", "maybe")])
+
+
+def test_record_verdict_takes_the_verdict_from_the_registry(tmp_path):
+    table = pd.DataFrame({"value": [0.5]})
+    judged = scorecard.record_verdict(
+        tmp_path,
+        "G-F8",
+        table,
+        compared="modelled efficiency",
+        ours="50 %",
+        profile="smoke",
+        seeds=1,
+    )
+    assert judged.verdict == "no"  # 50 % is outside 85-95 % and its slack
+    row = pd.read_csv(tmp_path / "summary.csv", dtype=str).iloc[0]
+    assert row.reproduced == "no" and row.notebook == "01_goyal_linear_scaling"
+    assert row.paper.startswith("about 90 %") and row.profile == "smoke"
+
+
+def test_unknown_target_is_refused_before_recording(tmp_path):
+    with pytest.raises(KeyError, match="unknown target"):
+        scorecard.record_verdict(
+            tmp_path, "X-1", pd.DataFrame(), compared="", ours="", profile="quick", seeds=1
+        )
+    assert not (tmp_path / "summary.csv").exists()
