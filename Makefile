@@ -46,11 +46,25 @@ env: $(ENV_READY)
 # thread: the last bits of a float sum depend on the thread count, so pinning it makes the
 # figures the same under `make figures` and `make -j2 figures` (which runs two notebooks at
 # once, one per core).
+# Two kernels started at the same moment under -j2 can race for a port, and one dies with
+# "Kernel died before replying to kernel_info": that failure alone is retried, once. The
+# executed notebook is rendered as HTML beside the figures, so every result can be read
+# without running anything.
 build/$(PROFILE)/%.stamp: notebooks/%.ipynb $(LIBRARY) | $(ENV_READY)
-	@mkdir -p $(@D) $(OUT_DIR)
-	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-	$(PYTHON) -m papermill --log-level WARNING $< build/$(PROFILE)/$*.ipynb \
-	  -p profile $(PROFILE) -p backend $(BACKEND) -p out_dir $(OUT_DIR)
+	@mkdir -p $(@D) $(OUT_DIR)/notebooks
+	@log=build/$(PROFILE)/$*.log; \
+	for attempt in 1 2; do \
+	  OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	  $(PYTHON) -m papermill --log-level WARNING $< build/$(PROFILE)/$*.ipynb \
+	    -p profile $(PROFILE) -p backend $(BACKEND) -p out_dir $(OUT_DIR) 2>&1 | tee $$log; \
+	  status=$${PIPESTATUS[0]}; \
+	  if [ $$status -eq 0 ]; then break; fi; \
+	  if [ $$attempt -eq 1 ] && grep -q "Kernel died before replying to kernel_info" $$log; then \
+	    echo "$*: the kernel was lost to a port race; running the notebook once more"; \
+	  else exit $$status; fi; \
+	done
+	$(PYTHON) -m nbconvert --log-level WARN --to html --output-dir $(OUT_DIR)/notebooks \
+	  build/$(PROFILE)/$*.ipynb
 	touch $@
 
 $(OUT_DIR)/SUMMARY.md: $(STAMPS) | $(ENV_READY)

@@ -48,6 +48,8 @@ HELP = {
     "trust_coefficient": "LARS trust coefficient eta",
     "lars_denominator": "LARS denominator: ||g|| + wd ||w|| (paper) or ||g + wd w|| (optax)",
     "lars_clip": "LARC clip mode: effective rate min(lr, local rate)",
+    "lars_zero_norm_ratio": "LARS trust ratio where ||w|| = 0: 1 (moves at the global rate) or "
+    "0 (the paper's literal formula: never moves)",
     "no_adaptation_on": "parameter kinds excluded from LARS adaptation",
     "momentum_correction": "with the lr inside the buffer, rescale it by lr_t / lr_{t-1} "
     "(Goyal remark 2)",

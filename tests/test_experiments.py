@@ -67,12 +67,44 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path, monkeypatch):
     assert all(r is not None for r in results)
 
 
-def test_presentation_modules_do_not_change_the_code_version():
-    from pathlib import Path
+def test_code_version_hashes_what_a_training_run_imports():
+    modules = set(run_cache.imported_modules())
+    assert {"runs/recipe.py", "train.py", "nn/batchnorm.py", "optim/lars.py"} <= modules
+    assert {"data/sampler.py", "instruments.py", "backend.py", "nn/__init__.py"} <= modules
+    outside = {"cli.py", "analysis/stability.py", "analysis/comm.py", "report/scorecard.py"}
+    assert not modules & outside
+    assert not any(m.startswith(("report/", "analysis/")) for m in modules)
 
-    package = Path(run_cache.__file__).parent.parent
-    assert {p.name for p in package.rglob("*.py")} >= run_cache.PRESENTATION_MODULES
-    assert "recipe.py" not in run_cache.PRESENTATION_MODULES
+
+def test_editing_outside_the_imports_keeps_the_version(tmp_path, monkeypatch):
+    package = tmp_path / "largebatch_sim"
+    (package / "runs").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "runs" / "__init__.py").write_text("")
+    (package / "runs" / "recipe.py").write_text("from ..train import train\nimport numpy\n")
+    (package / "train.py").write_text("from . import backend\n")
+    (package / "backend.py").write_text("xp = None\n")
+    (package / "plots.py").write_text("def plot(): ...\n")
+    assert run_cache.imported_modules(package=package) == [
+        "__init__.py",
+        "backend.py",
+        "runs/__init__.py",
+        "runs/recipe.py",
+        "train.py",
+    ]
+
+    def version():
+        run_cache.code_version.cache_clear()
+        return run_cache.code_version()
+
+    monkeypatch.setattr(run_cache, "PACKAGE", package)
+    before = version()
+    (package / "plots.py").write_text("def plot(): return 1\n")
+    assert version() == before
+    (package / "backend.py").write_text("xp = 1\n")
+    assert version() != before
+    monkeypatch.undo()
+    run_cache.code_version.cache_clear()
 
 
 def test_fresh_samples_draw_new_batches_from_the_process(tmp_path, monkeypatch):

@@ -120,15 +120,42 @@ def test_zero_gradient_gives_trust_ratio_one():
     assert opt.local_lr["w"][0] == 1.0 and params["w"][0, 0] == 2.0
 
 
-def test_zero_weight_norm_never_moves():
+def test_zero_weight_norm_moves_at_the_global_rate():
+    # w = 0: ratio 1 (as optax, torchlars, timm). gamma 0.1, m 0.9, beta 5e-4 (beta w = 0 at t=1):
+    # t=1: v = 0.1 * 1 = 0.1, a = -0.1; from t=2 on ||w|| > 0 and the paper's ratio applies
+    for clip in (False, True):
+        opt = LARS(momentum=0.9, weight_decay=5e-4, clip=clip)
+        a, lam = run(opt, [0.1], grads=[1.0], a0=0.0)
+        assert lam[0] == 1.0 and a[0] == pytest.approx(-0.1)
+    opt = LARS(momentum=0.9, weight_decay=0.0, trust_coefficient=0.1)
+    a, lam = run(opt, [0.1] * 2, grads=[1.0, 1.0], a0=0.0)
+    np.testing.assert_allclose(lam, [1.0, 0.1 * 0.1 / 1.0])  # t=2: ||w|| = 0.1, ||g|| = 1
+    np.testing.assert_allclose(a, [-0.1, -0.1 - (0.9 * 0.1 + 0.1 * 0.01)])
+
+
+def test_literal_formula_leaves_a_zero_weight_norm_frozen():
     for eps in (0.0, 1e-8):
-        opt = LARS(momentum=0.9, weight_decay=5e-4, eps=eps)
+        opt = LARS(momentum=0.9, weight_decay=5e-4, eps=eps, zero_norm_ratio=0.0)
         a, lam = run(opt, [1.0] * 3, a0=0.0)
         np.testing.assert_array_equal(a, 0.0)
         np.testing.assert_array_equal(lam, 0.0)
-    opt = LARS(momentum=0.9, exclude_from_adaptation=("bias",))  # not adapted: moves
-    a, _ = run(opt, [0.1], grads=[1.0], a0=0.0, kinds={"w": "bias"})
+    opt = LARS(momentum=0.9, exclude_from_adaptation=("bias",), zero_norm_ratio=0.0)
+    a, _ = run(opt, [0.1], grads=[1.0], a0=0.0, kinds={"w": "bias"})  # not adapted: moves
     assert a[0] == pytest.approx(-0.1)
+
+
+def test_zero_norm_ratio_is_checked():
+    with pytest.raises(ValueError, match="zero_norm_ratio"):
+        LARS(zero_norm_ratio=0.5)
+
+
+def test_zero_norm_members_of_an_ensemble_are_treated_apart():
+    # member 0 starts at 0 (ratio 1), member 1 at 5 e (ratio eta ||w|| / ||g||)
+    opt = LARS(momentum=0.0, weight_decay=0.0, trust_coefficient=0.1)
+    params = {"w": np.stack([np.zeros(2), 5.0 * E_DIR])}
+    opt.step(params, {"w": np.stack([E_DIR, E_DIR])}, 1.0)
+    np.testing.assert_allclose(opt.local_lr["w"], [1.0, 0.5])
+    np.testing.assert_allclose(params["w"], [-E_DIR, 4.5 * E_DIR])
 
 
 @pytest.mark.parametrize("clip", [False, True])

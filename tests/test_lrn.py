@@ -6,12 +6,13 @@ from tests.gradcheck import check_layer
 
 
 def direct_lrn(x, size, alpha, beta, k):
-    """b_c = a_c / (k + alpha/size * sum over the window of a_c'^2)^beta, channel by channel."""
+    """b_c = a_c / (k + alpha * sum over the window of a_c'^2)^beta, channel by channel
+    (Krizhevsky et al. 2012, section 3.3: no division by the window size)."""
     C = x.shape[2]
     y = np.empty_like(x)
     for c in range(C):
         lo, hi = max(0, c - size // 2), min(C - 1, c + (size - 1) // 2)
-        s = k + alpha / size * (x[:, :, lo : hi + 1] ** 2).sum(axis=2)
+        s = k + alpha * (x[:, :, lo : hi + 1] ** 2).sum(axis=2)
         y[:, :, c] = x[:, :, c] / s**beta
     return y
 
@@ -41,7 +42,10 @@ def test_alexnet_defaults_and_dtype():
     x = np.ones((1, 1, 6, 1, 2), np.float32)
     y = layer.forward(x)
     assert y.dtype == np.float32
-    np.testing.assert_allclose(y[0, 0, 2, 0, 0], (2 + 1e-4) ** -0.75, rtol=1e-6)
+    # channel 2 sees 5 channels of ones: s = 2 + 1e-4 * 5 (the paper's formula, not 2 + 1e-4)
+    np.testing.assert_allclose(y[0, 0, 2, 0, 0], (2 + 5e-4) ** -0.75, rtol=1e-6)
+    # channel 0 sees channels 0..2 only (the window is clipped): s = 2 + 3e-4
+    np.testing.assert_allclose(y[0, 0, 0, 0, 0], (2 + 3e-4) ** -0.75, rtol=1e-6)
 
 
 @pytest.mark.parametrize(

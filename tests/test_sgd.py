@@ -74,6 +74,18 @@ def test_momentum_correction_makes_inside_equal_outside_when_lr_changes():
     np.testing.assert_allclose(plain, [0.9, 0.41, 0.019])
 
 
+def test_correction_uses_the_true_previous_rate_when_the_caller_reuses_its_array():
+    # one rate array, rewritten in place before every step (as a caller with a buffer would)
+    opt = SGD(momentum=0.9, lr_in_momentum=True)
+    params, lr = {"w": np.array([[1.0]])}, np.zeros(1)
+    trajectory = []
+    for rate, g in zip(LRS, GRADS, strict=True):
+        lr[...] = rate
+        opt.step(params, {"w": np.array([[g]])}, lr)
+        trajectory.append(params["w"][0, 0])
+    np.testing.assert_allclose(trajectory, [0.9, 0.32, 0.2395])  # the corrected values above
+
+
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_correction_equivalence_on_arrays(nesterov):
     rng = np.random.default_rng(0)

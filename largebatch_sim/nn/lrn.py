@@ -25,15 +25,16 @@ def _window_sum(a: Any, before: int, after: int) -> Any:
 
 
 class LocalResponseNorm(Layer):
-    """y_c = x_c / s_c^beta,   s_c = k + (alpha / n) sum_{c' in W(c)} x_c'^2   (AlexNet, Sec. 3.3).
+    """y_c = x_c / s_c^beta,   s_c = k + alpha sum_{c' in W(c)} x_c'^2   (AlexNet, Sec. 3.3).
 
     Per position (e, b, h, w) across the channels of x (E, B, C, H, W); n = ``size`` and the
     window W(c) = [c - floor(n/2), c + floor((n-1)/2)] is clipped to the channels that exist.
-    alpha is divided by n as in Caffe and PyTorch (the paper's formula has no 1/n); the
-    defaults are the paper's k = 2, n = 5, alpha = 1e-4, beta = 0.75.
+    The convention is the paper's formula, with the paper's k = 2, n = 5, alpha = 1e-4,
+    beta = 0.75 as defaults. Caffe and PyTorch divide alpha by n: to match this layer there,
+    give them n times our alpha (5e-4 for the paper's numbers).
 
     Backward, exact, with dout = dL/dy:
-        dx_j = dout_j s_j^-beta - (2 alpha beta / n) x_j sum_{c : j in W(c)} dout_c y_c / s_c,
+        dx_j = dout_j s_j^-beta - 2 alpha beta x_j sum_{c : j in W(c)} dout_c y_c / s_c,
     where c ranges over the mirrored window [j - floor((n-1)/2), j + floor(n/2)].
     """
 
@@ -59,7 +60,7 @@ class LocalResponseNorm(Layer):
             raise ValueError(f"{self.name}: expected input (E, B, C, H, W), got {tuple(x.shape)}")
         xp = backend.get_array_module(x)
         n = self.size
-        self.s = self.k + (self.alpha / n) * _window_sum(x * x, n // 2, (n - 1) // 2)
+        self.s = self.k + self.alpha * _window_sum(x * x, n // 2, (n - 1) // 2)
         self.scale = xp.power(self.s, -self.beta)
         self.x, self.y = x, x * self.scale
         return self.y
@@ -67,4 +68,4 @@ class LocalResponseNorm(Layer):
     def backward(self, dout: Any) -> Any:
         n = self.size
         t = _window_sum(dout * self.y / self.s, (n - 1) // 2, n // 2)  # the mirrored window
-        return dout * self.scale - (2.0 * self.alpha * self.beta / n) * self.x * t
+        return dout * self.scale - (2.0 * self.alpha * self.beta) * self.x * t

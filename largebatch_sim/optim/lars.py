@@ -17,6 +17,7 @@ from .common import (
 )
 
 DENOMINATORS = ("paper", "optax")
+ZERO_NORM_RATIOS = (1.0, 0.0)
 
 
 class LARS:
@@ -41,16 +42,15 @@ class LARS:
     multiplier of gamma_t, so the global rate only caps it: compare clip and scale modes each at
     its own tuned rate, never at one shared rate.
 
-    Edge cases:
+    Edge cases (as optax, torchlars and timm):
 
-    - the trust ratio falls back to 1 (lambda_l = 1, the rate gamma_t, also in clip mode) only
-      where the denominator is 0: g = 0 with beta ||w|| = 0 ("paper"), or g + beta w = 0
-      ("optax"). There g + beta w = 0 as well, so the step is the momentum term alone: the
-      fallback avoids 0/0 and sets what ``local_lr`` reports. Apex and optax also fall back
-      where ||w|| = 0; not here (see the next point).
-    - With the paper's formula a zero weight norm gives lambda_l = 0: a zero-initialised
-      parameter that is adapted never moves. Keep biases non-zero at init when they are
-      adapted, or exclude them.
+    - the trust ratio is 1 (lambda_l = 1, the rate gamma_t, also in clip mode) where
+      ||w_l|| = 0 or where the denominator is 0 (g = 0 with beta ||w|| = 0 for "paper",
+      g + beta w = 0 for "optax"): a zero-initialised parameter (a BN beta, a zero bias) then
+      moves at the global rate instead of never moving.
+    - ``zero_norm_ratio=0.0`` keeps the paper's literal formula where ||w_l|| = 0: lambda_l = 0,
+      so a zero-initialised parameter that is adapted never moves (the BN betas of a net stay
+      at 0 for the whole run). Available for the ablation only.
     - ``exclude_from_adaptation`` (kinds, e.g. ("bias", "norm")): lambda_l = 1 for those.
       ``exclude_from_weight_decay``: beta = 0 for those, in the denominator and the update.
       The paper excludes nothing; a name missing from ``kinds`` is a weight.
@@ -73,6 +73,7 @@ class LARS:
         exclude_from_adaptation: Iterable[str] = (),
         exclude_from_weight_decay: Iterable[str] = (),
         lr_in_momentum: bool = True,
+        zero_norm_ratio: float = 1.0,
     ) -> None:
         self.momentum = check_momentum(momentum)
         self.weight_decay = check_nonnegative("weight_decay", weight_decay)
@@ -91,20 +92,31 @@ class LARS:
             "exclude_from_weight_decay", exclude_from_weight_decay
         )
         self.lr_in_momentum = bool(lr_in_momentum)
+        if zero_norm_ratio not in ZERO_NORM_RATIOS:
+            raise ValueError(
+                f"zero_norm_ratio must be one of {ZERO_NORM_RATIOS} (1: move at the global rate "
+                f"where ||w|| = 0; 0: the literal formula, never move), got {zero_norm_ratio!r}"
+            )
+        self.zero_norm_ratio = float(zero_norm_ratio)
         self.velocity: dict[str, Any] = {}
         self.local_lr: dict[str, Any] = {}
         self.effective_lr: dict[str, Any] = {}
 
     def trust_ratio(self, w: Any, g: Any, beta: float, xp: Any) -> tuple[Any, Any]:
         """(lambda_l, adapted) per member, shape (E,): lambda_l = 1 and adapted False where
-        the denominator is 0."""
+        the denominator is 0, and where ||w|| = 0 unless ``zero_norm_ratio`` is 0."""
         w_norm = member_norm(w, xp)
         if self.denominator == "paper":
             den = member_norm(g, xp) + beta * w_norm
         else:
             den = member_norm(g + beta * w if beta else g, xp)
         den = den + self.eps
-        return safe_divide(self.trust_coefficient * w_norm, den, 1.0, xp), den > 0
+        lam = safe_divide(self.trust_coefficient * w_norm, den, 1.0, xp)
+        adapted = den > 0
+        if self.zero_norm_ratio:
+            adapted = adapted & (w_norm > 0)
+            lam = xp.where(adapted, lam, 1.0).astype(lam.dtype, copy=False)
+        return lam, adapted
 
     def step(
         self,

@@ -107,6 +107,6 @@ class SGD:
             masked_assign(w, w - update, active, xp)
 
         if active is None or self.prev_lr is None:
-            self.prev_lr = lr
+            self.prev_lr = lr.copy()  # a copy: the caller may reuse its rate array in place
         else:  # frozen members keep their state, the previous rate included
             self.prev_lr = xp.where(active, lr, self.prev_lr)

@@ -87,7 +87,9 @@ def record(out_dir: str | Path, rows: Iterable[Mapping[str, str]]) -> pd.DataFra
     the table is replaced atomically.
     """
     new = pd.DataFrame(list(rows), dtype=str)
-    new["code_version"] = [figures_version(nb) for nb in new.get("notebook", [])]
+    if "notebook" in new:
+        new["notebook"] = new["notebook"].str.removesuffix(".ipynb")
+        new["code_version"] = [figures_version(nb) for nb in new["notebook"]]
     for optional in ("profile", "seeds"):  # rows of notebooks not yet judged by the registry
         if optional not in new:
             new[optional] = ""

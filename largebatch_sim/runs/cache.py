@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -13,20 +14,77 @@ from ..atomic import atomic_write
 from .config import RunConfig
 from .result import RunResult
 
-# Modules that only read or present results (or model what is never trained): editing them
-# must not invalidate the cached runs.
-PRESENTATION_MODULES = frozenset(
-    {"plots.py", "scorecard.py", "notebook.py", "cli.py", "stability.py", "comm.py"}
-)
+PACKAGE = Path(__file__).parents[1]
+# The module that trains a run: everything it imports, directly or not, decides the results.
+TRAINING_ENTRY = "runs/recipe.py"
+
+
+def imported_modules(entry: str = TRAINING_ENTRY, package: Path = PACKAGE) -> list[str]:
+    """The package's source files that ``entry`` imports, transitively, entry included.
+
+    Read from the import statements themselves (``ast``), relative (``from ..nn import x``)
+    and absolute (``import largebatch_sim.nn``); a package contributes its ``__init__.py``, and
+    ``from pkg import name`` also the submodule ``pkg/name.py`` where it exists. Paths relative
+    to the package, sorted. Editing a module outside this set (a plot, a verdict, a fit) leaves
+    the cached runs valid.
+    """
+    seen: set[str] = set()
+    todo = _resolve(list(Path(entry).with_suffix("").parts), package)
+    while todo:
+        rel = todo.pop()
+        if rel in seen:
+            continue
+        seen.add(rel)
+        todo += [m for m in _imports_of(rel, package) if m not in seen]
+    return sorted(seen)
+
+
+def _imports_of(rel: str, package: Path) -> list[str]:
+    path = package / rel
+    tree = ast.parse(path.read_text(), filename=str(path))
+    here = Path(rel).parent.parts  # the importing module's package, as parts
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = list(here[: len(here) - (node.level - 1)])
+            elif node.module and node.module.split(".")[0] == package.name:
+                base = []
+            else:
+                continue
+            parts = base + (node.module.split(".") if node.module else [])
+            if not node.level:
+                parts = parts[1:]  # drop the package's own name
+            found += _resolve(parts, package)
+            for alias in node.names:  # ``from . import backend`` names a module
+                found += _resolve([*parts, alias.name], package)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                names = alias.name.split(".")
+                if names[0] == package.name:
+                    found += _resolve(names[1:], package)
+    return found
+
+
+def _resolve(parts: list[str], package: Path) -> list[str]:
+    """The files Python runs to import module ``parts``: a.py or a/__init__.py, after the
+    ``__init__.py`` of every enclosing package. Empty for a name that is not a module."""
+    module = package.joinpath(*parts).with_suffix(".py") if parts else None
+    init = package.joinpath(*parts, "__init__.py")
+    target = module if module is not None and module.is_file() else init
+    if not target.is_file():
+        return []
+    enclosing = [package.joinpath(*parts[:i], "__init__.py") for i in range(len(parts))]
+    return [str(p.relative_to(package)) for p in [*enclosing, target] if p.is_file()]
 
 
 @cache
 def code_version() -> str:
-    """A hash of the sources that compute results: changing any of them invalidates the cache."""
+    """A hash of the sources a training run imports: changing any of them invalidates the
+    cache; editing anything else (analysis, plots, verdicts) does not."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.parent.rglob("*.py")):
-        if path.name not in PRESENTATION_MODULES:
-            digest.update(path.read_bytes())
+    for rel in imported_modules(package=PACKAGE):
+        digest.update(rel.encode() + b"\0" + (PACKAGE / rel).read_bytes())
     return digest.hexdigest()[:12]
 
 

@@ -16,6 +16,7 @@ from ..data import DATASETS
 from ..data.registry import SYNTHETIC
 from ..data.sampler import WORKER_SHUFFLES
 from ..nn.models import MODELS
+from ..optim.lars import ZERO_NORM_RATIOS
 
 SCALING_RULES = ("none", "linear", "sqrt", "legw")
 SCHEDULES = ("constant", "step", "poly", "cosine")
@@ -78,6 +79,7 @@ class RunConfig:
     trust_coefficient: float = 0.001
     lars_denominator: str = "paper"
     lars_clip: bool = False
+    lars_zero_norm_ratio: float = 1.0
     no_adaptation_on: tuple[str, ...] = ()
     momentum_correction: bool = True
     loss_scale: float = 1.0
@@ -103,6 +105,7 @@ class RunConfig:
         _check_choice("warmup", self.warmup, WARMUPS)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("dtype", self.dtype, DTYPES)
+        _check_choice("lars_zero_norm_ratio", self.lars_zero_norm_ratio, ZERO_NORM_RATIOS)
         _check_choice("loss_normalizer", self.loss_normalizer, LOSS_NORMALIZERS)
         _check_choice("worker_shuffle", self.worker_shuffle, WORKER_SHUFFLES)
         for name in ("no_weight_decay_on", "no_adaptation_on"):

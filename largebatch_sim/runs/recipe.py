@@ -66,6 +66,7 @@ def build_optimizer(config: RunConfig) -> Any:
         trust_coefficient=config.trust_coefficient,
         denominator=config.lars_denominator,
         clip=config.lars_clip,
+        zero_norm_ratio=config.lars_zero_norm_ratio,
         exclude_from_adaptation=config.no_adaptation_on,
         exclude_from_weight_decay=config.no_weight_decay_on,
         lr_in_momentum=config.lr_in_momentum is not False,
