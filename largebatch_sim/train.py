@@ -9,7 +9,10 @@ Per step, entirely on the device (no host synchronisation):
     params    <- optimizer step, only for members still active
     diverged  <- diverged | L non-finite | L > divergence_factor * L_0
 
-Metrics accumulate on the device and are fetched once per evaluation. A diverged member is
+Metrics accumulate on the device and are fetched once per evaluation. ``hooks`` act on the
+loop at three points (``Hook``): after each step (on the device only), just before each
+evaluation (precise BN recomputes the batch-norm statistics there), and at each evaluation with
+the metrics on the host, where a hook may also ask the loop to stop. A diverged member is
 frozen with ``where`` (its parameters stop changing) and recorded with its first step; its
 forward/backward still run inside the ensemble until every member has diverged, when the loop
 stops at the next evaluation. A member is ``collapsed`` when its training loss has sat within
@@ -20,7 +23,7 @@ stops at the next evaluation. A member is ``collapsed`` when its training loss h
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -56,6 +59,31 @@ class Instrument(Protocol):
     def frame(self) -> pd.DataFrame: ...
 
 
+class Hook:
+    """Something that acts on the training loop; every method is optional (a no-op here).
+
+    - ``after_step(step, model)``: after the optimizer step of ``step`` (0-based). It runs at
+      every step, so it must stay on the device: no host reads (no float(), .item(), or Python
+      ``if`` on a device value).
+    - ``before_evaluation(step, model)``: just before the evaluation that follows ``step``.
+    - ``at_evaluation(step, model, metrics) -> bool``: at that evaluation, with ``metrics``
+      (train_loss, train_acc, lr and, with test data, test_loss and test_acc; each (E,) on the
+      host). Return True to stop training after this evaluation.
+
+    The loop restores the model's training mode after ``before_evaluation``.
+    """
+
+    def after_step(self, step: int, model: Layer) -> None:
+        """Called after every optimizer step (device work only)."""
+
+    def before_evaluation(self, step: int, model: Layer) -> None:
+        """Called just before each evaluation."""
+
+    def at_evaluation(self, step: int, model: Layer, metrics: dict[str, np.ndarray]) -> bool:
+        """Called at each evaluation; True requests a stop."""
+        return False
+
+
 @dataclass
 class TrainResult:
     """What a run leaves behind, as tidy tables.
@@ -85,6 +113,7 @@ def train(
     collapse_patience: int = 3,
     collapse_tolerance: float = 0.05,
     instruments: dict[str, Instrument] | None = None,
+    hooks: Sequence[Hook] = (),
     eval_batch: int = 1024,
     progress: bool = True,
     description: str = "train",
@@ -96,6 +125,7 @@ def train(
     schedule, ``schedule(np.arange(T))``. It is moved to the device once. ``sampler`` yields
     (x, y) global batches of shape (E or 1, B, ...). ``test_data`` is (x, y) on the host or
     device, evaluated in chunks of ``eval_batch`` every ``eval_every`` steps and at the end.
+    ``hooks`` (``Hook``) act after each step, before each evaluation and at it, in order.
     """
     if model.ensemble < 1:
         raise ValueError("model must be initialised with model.init(seeds) before training")
@@ -148,6 +178,9 @@ def train(
             if inst.wants(step):
                 inst.after_update(step, model)
 
+        for hook in hooks:
+            hook.after_step(step, model)
+
         if loss0 is None:
             loss0 = loss
         bad = ~xp.isfinite(loss) | (loss > divergence_factor * loss0)
@@ -164,6 +197,9 @@ def train(
                 "train_acc": backend.to_host(acc_sum) / since_eval,
                 "lr": lr_table[step],
             }
+            for hook in hooks:
+                hook.before_evaluation(step, model)
+            model.train()
             if test_data is not None:
                 metrics.update(evaluate(model, *test_data, batch=eval_batch, loss_fn=loss_fn))
                 model.train()
@@ -184,7 +220,8 @@ def train(
             bar.set_postfix(
                 loss=f"{np.nanmean(last_metrics['train_loss']):.3g}", alive=int(alive.sum())
             )
-            if not alive.any():
+            stop = [hook.at_evaluation(step, model, metrics) for hook in hooks]
+            if not alive.any() or any(stop):
                 break
     bar.close()
 

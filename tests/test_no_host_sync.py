@@ -16,6 +16,7 @@ from largebatch_sim.data import BatchSampler
 from largebatch_sim.instruments import NoiseScale
 from largebatch_sim.nn.models import build_model
 from largebatch_sim.optim import LARS, SGD
+from largebatch_sim.precise_bn import PreciseBN
 
 
 class DeviceOnly(np.ndarray):
@@ -45,7 +46,7 @@ def counted_to_host(monkeypatch):
     return calls
 
 
-def _transfers(model_name, optimizer, steps, evals, calls, noise_chunks=0):
+def _transfers(model_name, optimizer, steps, evals, calls, noise_chunks=0, precise_bn=False):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 1, 1, 40)).astype(np.float32)
     y = rng.integers(0, 10, size=256)
@@ -53,6 +54,7 @@ def _transfers(model_name, optimizer, steps, evals, calls, noise_chunks=0):
     model.set_workers(2)
     assert all(isinstance(p, DeviceOnly) for p in model.named_params().values())
     sampler = BatchSampler(x, y, 32, seeds=[0, 1])
+    hooks = [PreciseBN(BatchSampler(x, y, 32, seeds=[7], workers=2), 2)] if precise_bn else []
     calls.clear()
     train.train(
         model,
@@ -62,6 +64,7 @@ def _transfers(model_name, optimizer, steps, evals, calls, noise_chunks=0):
         (x[:64], y[:64]),
         eval_every=steps // evals,
         instruments={"noise": NoiseScale(noise_chunks, 1, model=model)} if noise_chunks else None,
+        hooks=hooks,
         progress=False,
     )
     return len(calls)
@@ -88,6 +91,15 @@ def test_steps_never_read_device_values(model_name, make_optimizer, counted_to_h
 def test_the_noise_instrument_measures_every_step_without_a_host_read(model_name, counted_to_host):
     counts = [
         _transfers(model_name, SGD(momentum=0.9), steps, 2, counted_to_host, noise_chunks=4)
+        for steps in (4, 16)
+    ]
+    assert counts[0] == counts[1] > 0
+
+
+@pytest.mark.parametrize("model_name", ["cnn_bn", "resnet"])
+def test_precise_bn_adds_no_host_read(model_name, counted_to_host):
+    counts = [
+        _transfers(model_name, SGD(momentum=0.9), steps, 2, counted_to_host, precise_bn=True)
         for steps in (4, 16)
     ]
     assert counts[0] == counts[1] > 0

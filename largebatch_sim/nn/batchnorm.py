@@ -39,6 +39,12 @@ class BatchNorm(Layer):
     noise chunk is a union of worker chunks (``workers`` a multiple of k); otherwise it is the
     chunk's share of the global gradient, which still sums to it.
 
+    Precise statistics (``start_precise_statistics`` ... ``stop_precise_statistics``): between
+    the two calls, each training-mode forward replaces the EMA by the exact average over the
+    T batches seen so far, running_T = ((T - 1) running_{T-1} + mean_j(stat_j)) / T, so the
+    running statistics become the mean of the chunk statistics of those batches, computed with
+    the current weights (precise BN, see ``largebatch_sim.precise_bn``).
+
     ``gamma_init = 0`` starts the layer at y = beta (Goyal's zero-init of the last BN of each
     residual block, so the block starts as the identity). gamma and beta are of kind ``norm``.
     """
@@ -64,6 +70,7 @@ class BatchNorm(Layer):
         self.momentum, self.eps, self.gamma_init = momentum, eps, gamma_init
         self.kinds = {"gamma": "norm", "beta": "norm"}
         self.buffers: dict[str, Any] = {}
+        self._precise_batches: int | None = None  # batches averaged so far, None: EMA
         self._check_workers()
 
     @property
@@ -143,12 +150,24 @@ class BatchNorm(Layer):
         y = gamma * xhat + beta
         return y.reshape((y.shape[0],) + x.shape[1:])
 
+    def start_precise_statistics(self) -> None:
+        """From now on, running statistics are the exact average of the batches that follow."""
+        self._precise_batches = 0
+
+    def stop_precise_statistics(self) -> None:
+        """Back to the EMA (momentum) update for the training steps."""
+        self._precise_batches = None
+
     def _update_running(self, mu: Any, var: Any, m: int) -> None:
         """Average the chunks' statistics into the running estimates, in place."""
-        mom = self.momentum
         batch_mean = mu.mean(axis=(1, 2, 4))  # (E_in, C)
         batch_var = var.mean(axis=(1, 2, 4)) * (m / (m - 1))  # unbiased
         rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
+        if self._precise_batches is None:
+            mom = self.momentum
+        else:  # the exact average over the batches so far: weight 1 / T on the new one
+            self._precise_batches += 1
+            mom = 1.0 - 1.0 / self._precise_batches
         rm[...] = mom * rm + (1.0 - mom) * batch_mean
         rv[...] = mom * rv + (1.0 - mom) * batch_var
 

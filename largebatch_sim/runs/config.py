@@ -53,6 +53,11 @@ class RunConfig:
     (remark 4). ``fresh_samples`` draws every training batch new from a synthetic set's process
     (McCandlish et al.'s infinite-data regime; epochs then count data_size * 0.8 examples, and
     the test split is the set's own). ``width`` scales the channels of ``cnn_bn`` and the AlexNets.
+
+    Evaluation of a net with batch norm uses precise BN (``largebatch_sim.precise_bn``): before
+    each evaluation the running statistics are recomputed over ``precise_bn_examples`` training
+    examples (whole batches of ``batch``, at least one, split into the run's worker chunks), so
+    test metrics use statistics that match the current weights; 0 keeps the EMA statistics.
     """
 
     data: str = "digits"
@@ -94,6 +99,7 @@ class RunConfig:
     noise_chunks: int = 0
     noise_every: int = 1
     evals: int = 20
+    precise_bn_examples: int = 2048
     divergence_factor: float = 10.0
     dtype: str = "float32"
 
@@ -141,6 +147,15 @@ class RunConfig:
             raise ValueError(
                 f"batch ({self.batch}) must be divisible by noise_chunks ({self.noise_chunks}): "
                 "the noise-scale instrument splits the batch into chunks of batch / noise_chunks"
+            )
+        if not (
+            isinstance(self.precise_bn_examples, int)
+            and not isinstance(self.precise_bn_examples, bool)
+            and self.precise_bn_examples >= 0
+        ):
+            raise ValueError(
+                f"precise_bn_examples must be 0 (off) or a positive integer, got "
+                f"{self.precise_bn_examples!r}"
             )
         if not (isinstance(self.noise_every, int) and self.noise_every >= 1):
             raise ValueError(f"noise_every must be a positive integer, got {self.noise_every!r}")

@@ -17,6 +17,7 @@ from ..instruments import NoiseScale, NormRatios
 from ..nn.losses import scaled_gradient, softmax_cross_entropy
 from ..nn.models import build_model
 from ..optim import LARS, SGD, schedules
+from ..precise_bn import PreciseBN, has_batch_norm
 from ..train import train
 from .config import ENSEMBLE_FIELDS, RunConfig, group_key
 from .result import RunResult
@@ -103,6 +104,9 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
             workers=first.workers,
             worker_shuffle=first.worker_shuffle,
         )
+    hooks = []
+    if first.precise_bn_examples and has_batch_norm(model):
+        hooks.append(PreciseBN(_precise_bn_sampler(first, data), _precise_bn_batches(first)))
     lrs = np.array([c.lr for c in configs])
     steps = max(1, round(first.epochs * sampler.steps_per_epoch))
     schedule = build_schedule(first, lrs, sampler.steps_per_epoch)
@@ -120,6 +124,7 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
         eval_every=max(1, steps // first.evals),
         divergence_factor=first.divergence_factor,
         instruments=instruments,
+        hooks=hooks,
         progress=progress,
         description=f"{first.model} B={first.batch} E={len(configs)}",
         loss_fn=scaled_gradient(softmax_cross_entropy, gradient_scale(first)),
@@ -134,6 +139,24 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
         }
         results.append(RunResult(config, history.reset_index(drop=True), summary, tables))
     return results
+
+
+# One stream for the precise-BN batches, the same for every member and apart from the training
+# stream: a member trained alone sees the same statistics as inside an ensemble.
+PRECISE_BN_SEED = 2**31 - 1
+
+
+def _precise_bn_batches(config: RunConfig) -> int:
+    """Training batches forwarded before each evaluation: precise_bn_examples, at least one."""
+    return max(1, -(-config.precise_bn_examples // config.batch))
+
+
+def _precise_bn_sampler(config: RunConfig, data: Any) -> Any:
+    if config.fresh_samples:
+        return FreshSampler(data.process, config.batch, [PRECISE_BN_SEED], steps_per_epoch=1)
+    return BatchSampler(
+        data.x_train, data.y_train, config.batch, seeds=[PRECISE_BN_SEED], workers=config.workers
+    )
 
 
 def gradient_scale(config: RunConfig) -> float:
