@@ -41,3 +41,21 @@ def save_table(table: pd.DataFrame, out_dir: str | Path, name: str, floatfmt: st
     return atomic_write_text(
         out_dir / f"{name}.md", table.to_markdown(index=False, floatfmt=floatfmt) + "\n"
     )
+
+
+def mark_failed(ax: plt.Axes, x: pd.Series, status: pd.Series) -> None:
+    """Mark runs that did not train (``status`` other than "trained") on the top edge of ``ax``
+    at their x, one marker per kind of failure: never drawn as a value of the metric."""
+    markers = {"diverged": "x", "collapsed (stuck at chance)": "s"}
+    for kind in sorted(set(status) - {"trained"}):
+        at = x[status == kind]
+        ax.scatter(
+            at,
+            [1.0] * len(at),
+            transform=ax.get_xaxis_transform(),  # x in data units, y on the axes' top edge
+            marker=markers.get(kind, "^"),
+            color="C3",
+            clip_on=False,
+            zorder=3,
+            label=f"{kind} (top edge)",
+        )
