@@ -68,6 +68,7 @@ HELP = {
     "(B_small = batch / chunks); 0 = off",
     "noise_every": "record the noise-scale norms every this many steps",
     "evals": "number of evaluations over the run",
+    "trace_loss": "keep the training loss of every step (table loss_trace)",
     "precise_bn_examples": "training examples that recompute batch-norm statistics before each "
     "evaluation (precise BN; 0: running averages)",
     "divergence_factor": "a run diverged when its loss exceeds this multiple of the first",

@@ -62,18 +62,20 @@ class Instrument(Protocol):
 class Hook:
     """Something that acts on the training loop; every method is optional (a no-op here).
 
-    - ``after_step(step, model)``: after the optimizer step of ``step`` (0-based). It runs at
-      every step, so it must stay on the device: no host reads (no float(), .item(), or Python
-      ``if`` on a device value).
+    - ``after_step(step, model, loss)``: after the optimizer step of ``step`` (0-based), with
+      that step's training loss per member ((E,), on the device). It runs at every step, so it
+      must stay on the device: no host reads (no float(), .item(), or Python ``if`` on a
+      device value).
     - ``before_evaluation(step, model)``: just before the evaluation that follows ``step``.
     - ``at_evaluation(step, model, metrics) -> bool``: at that evaluation, with ``metrics``
       (train_loss, train_acc, lr and, with test data, test_loss and test_acc; each (E,) on the
-      host). Return True to stop training after this evaluation.
+      host, NaN for a member that has diverged, whose train_loss would otherwise read as the 0
+      of a sum it no longer adds to). Return True to stop training after this evaluation.
 
     The loop restores the model's training mode after ``before_evaluation``.
     """
 
-    def after_step(self, step: int, model: Layer) -> None:
+    def after_step(self, step: int, model: Layer, loss: Any) -> None:
         """Called after every optimizer step (device work only)."""
 
     def before_evaluation(self, step: int, model: Layer) -> None:
@@ -179,7 +181,7 @@ def train(
                 inst.after_update(step, model)
 
         for hook in hooks:
-            hook.after_step(step, model)
+            hook.after_step(step, model, loss)
 
         if loss0 is None:
             loss0 = loss
@@ -220,7 +222,7 @@ def train(
             bar.set_postfix(
                 loss=f"{np.nanmean(last_metrics['train_loss']):.3g}", alive=int(alive.sum())
             )
-            stop = [hook.at_evaluation(step, model, metrics) for hook in hooks]
+            stop = [hook.at_evaluation(step, model, last_metrics) for hook in hooks]
             if not alive.any() or any(stop):
                 break
     bar.close()

@@ -81,6 +81,22 @@ def test_running_statistics_average_the_chunks_and_are_used_in_eval():
     np.testing.assert_array_equal(bn.running_mean, rm)  # eval leaves the statistics alone
 
 
+@pytest.mark.parametrize("momentum, precise", [(0.0, False), (0.9, True)])
+def test_a_full_replacement_clears_non_finite_statistics(momentum, precise):
+    """momentum = 0 and the first precise batch overwrite the old values: weighting them by
+    0 would leave NaN (0 * NaN) or Inf (0 * Inf) in place."""
+    bn = _bn(3, workers=2, momentum=momentum)
+    bn.buffers["running_mean"][...] = np.nan
+    bn.buffers["running_var"][...] = np.inf
+    if precise:
+        bn.start_precise_statistics()
+    x = np.random.default_rng(5).normal(size=(2, 8, 3))
+    bn.forward(x)
+    chunks = x.reshape(2, 2, 4, 3)  # (E, k, n, C)
+    np.testing.assert_allclose(bn.running_mean, chunks.mean(axis=2).mean(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var, chunks.var(axis=2, ddof=1).mean(axis=1), rtol=1e-12)
+
+
 def test_zero_gamma_init_contributes_nothing():
     bn = BatchNorm(3, gamma_init=0.0).init([0, 1], dtype=np.float64)
     x = np.random.default_rng(5).normal(size=(2, 4, 3, 2, 2))

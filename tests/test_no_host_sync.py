@@ -14,6 +14,7 @@ import pytest
 from largebatch_sim import backend, train
 from largebatch_sim.data import BatchSampler
 from largebatch_sim.instruments import NoiseScale
+from largebatch_sim.loss_trace import LossTrace
 from largebatch_sim.nn.models import build_model
 from largebatch_sim.optim import LARS, SGD
 from largebatch_sim.precise_bn import PreciseBN
@@ -54,7 +55,11 @@ def _transfers(model_name, optimizer, steps, evals, calls, noise_chunks=0, preci
     model.set_workers(2)
     assert all(isinstance(p, DeviceOnly) for p in model.named_params().values())
     sampler = BatchSampler(x, y, 32, seeds=[0, 1])
-    hooks = [PreciseBN(BatchSampler(x, y, 32, seeds=[7], workers=2), 2)] if precise_bn else []
+    hooks = (
+        [PreciseBN(BatchSampler(x, y, 32, seeds=[7], workers=2), 2), LossTrace(steps, 2)]
+        if precise_bn
+        else []
+    )
     calls.clear()
     train.train(
         model,
@@ -97,7 +102,7 @@ def test_the_noise_instrument_measures_every_step_without_a_host_read(model_name
 
 
 @pytest.mark.parametrize("model_name", ["cnn_bn", "resnet"])
-def test_precise_bn_adds_no_host_read(model_name, counted_to_host):
+def test_precise_bn_and_the_loss_trace_add_no_host_read(model_name, counted_to_host):
     counts = [
         _transfers(model_name, SGD(momentum=0.9), steps, 2, counted_to_host, precise_bn=True)
         for steps in (4, 16)

@@ -102,7 +102,7 @@ class Recorder(train.Hook):
     def __init__(self, stop_at=None):
         self.steps, self.before, self.at, self.stop_at = [], [], [], stop_at
 
-    def after_step(self, step, model):
+    def after_step(self, step, model, loss):
         self.steps.append(step)
 
     def before_evaluation(self, step, model):
@@ -169,3 +169,23 @@ def test_precise_bn_arguments_are_checked():
         PreciseBN(FixedBatches([]), 0)
     with pytest.raises(ValueError, match="precise_bn_examples"):
         RunConfig(precise_bn_examples=-1)
+
+
+def test_the_loss_trace_keeps_every_step_of_every_member():
+    base = RunConfig(
+        data="digits", model="mlp", batch=128, base_batch=128, epochs=2, evals=2, trace_loss=True
+    )
+    results = run_ensemble([base, replace(base, lr=0.5)], progress=False)
+    for r in results:
+        trace = r.instruments["loss_trace"]
+        steps = int(r.history.step.max())
+        assert list(trace.step) == list(range(1, steps + 1))
+        # the mean over the steps of the last window is the history's train_loss there
+        last = r.history[(r.history.metric == "train_loss")].iloc[-1]
+        window = trace[trace.step > steps - steps // 2].value.mean()
+        assert window == pytest.approx(last.value, rel=1e-6)
+    assert (
+        not results[0]
+        .instruments["loss_trace"]
+        .value.equals(results[1].instruments["loss_trace"].value)
+    )

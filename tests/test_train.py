@@ -5,6 +5,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from largebatch_sim import train
+from largebatch_sim.data import BatchSampler
+from largebatch_sim.nn.base import Sequential
+from largebatch_sim.nn.linear import Linear
+from largebatch_sim.optim import SGD
 from largebatch_sim.runs import RunConfig, run_ensemble
 
 TINY = RunConfig(data="digits", model="mlp", batch=64, lr=0.05, base_batch=64, epochs=3, evals=3)
@@ -43,6 +48,53 @@ def test_ensemble_member_equals_the_run_done_alone():
     a = together[1].history.value.to_numpy()
     b = alone[0].history.value.to_numpy()
     np.testing.assert_allclose(a, b, rtol=1e-9)
+
+
+def test_hooks_see_nan_metrics_for_a_diverged_member():
+    """A diverged member adds nothing to the loss sums: a hook reading its train_loss (an
+    adaptive warmup, a live plot) must see NaN, not the 0 of an empty sum."""
+    seen = []
+
+    class Record(train.Hook):
+        def at_evaluation(self, step, model, metrics):
+            seen.append(metrics)
+            return False
+
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(64, 5)), rng.integers(0, 3, size=64)
+    model = Sequential([Linear(5, 3, name="fc1")]).init([0, 0])
+    lrs = np.tile([0.1, 1e4], (8, 1))  # member 1 diverges within the first steps
+    with np.errstate(all="ignore"):
+        train.train(
+            model,
+            SGD(),
+            lrs,
+            BatchSampler(x, y, 16, seeds=[0]),
+            (x, y),
+            eval_every=4,
+            hooks=[Record()],
+            progress=False,
+        )
+    assert len(seen) == 2
+    for metrics in seen:
+        assert np.isfinite(metrics["train_loss"][0]) and np.isfinite(metrics["test_loss"][0])
+        assert all(np.isnan(values[1]) for values in metrics.values())
+
+
+def test_precise_bn_leaves_training_and_its_dropout_stream_alone(tmp_path, monkeypatch):
+    """The hook forwards its own batches with dropout off: the device's dropout generator and
+    the training sampler draw the same numbers with and without it."""
+    monkeypatch.setenv("LBSIM_CACHE", str(tmp_path))
+    config = replace(
+        TINY, data="mnist1d", data_size=1000, model="alexnet_bn", workers=2, epochs=2, dropout=0.5
+    )
+    (hooked,) = run_ensemble([config], progress=False)
+    (plain,) = run_ensemble([replace(config, precise_bn_examples=0)], progress=False)
+    train_rows = hooked.history.metric.isin(["train_loss", "train_acc"])
+    assert train_rows.any()
+    np.testing.assert_array_equal(hooked.history[train_rows].value, plain.history[train_rows].value)
+    test_loss = [r.history.query("metric == 'test_loss'").value.to_numpy() for r in (hooked, plain)]
+    assert not np.array_equal(*test_loss)  # the hook ran and changed the statistics
 
 
 @pytest.mark.parametrize(

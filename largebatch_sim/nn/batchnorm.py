@@ -43,7 +43,9 @@ class BatchNorm(Layer):
     the two calls, each training-mode forward replaces the EMA by the exact average over the
     T batches seen so far, running_T = ((T - 1) running_{T-1} + mean_j(stat_j)) / T, so the
     running statistics become the mean of the chunk statistics of those batches, computed with
-    the current weights (precise BN, see ``largebatch_sim.precise_bn``).
+    the current weights (precise BN, see ``largebatch_sim.precise_bn``). The first batch
+    (T = 1, like momentum = 0) overwrites the old values instead of weighting them by 0, so
+    statistics that had become NaN or Inf are replaced too.
 
     ``gamma_init = 0`` starts the layer at y = beta (Goyal's zero-init of the last BN of each
     residual block, so the block starts as the identity). gamma and beta are of kind ``norm``.
@@ -168,8 +170,12 @@ class BatchNorm(Layer):
         else:  # the exact average over the batches so far: weight 1 / T on the new one
             self._precise_batches += 1
             mom = 1.0 - 1.0 / self._precise_batches
-        rm[...] = mom * rm + (1.0 - mom) * batch_mean
-        rv[...] = mom * rv + (1.0 - mom) * batch_var
+        if mom == 0.0:  # replace outright: 0 * a non-finite stale value would stay NaN
+            rm[...] = batch_mean
+            rv[...] = batch_var
+        else:
+            rm[...] = mom * rm + (1.0 - mom) * batch_mean
+            rv[...] = mom * rv + (1.0 - mom) * batch_var
 
     def backward(self, dout: Any) -> Any:
         xhat, inv, training, x_shape = self.cache

@@ -58,6 +58,7 @@ class RunConfig:
     each evaluation the running statistics are recomputed over ``precise_bn_examples`` training
     examples (whole batches of ``batch``, at least one, split into the run's worker chunks), so
     test metrics use statistics that match the current weights; 0 keeps the EMA statistics.
+    ``trace_loss`` keeps the training loss of every step (table "loss_trace").
     """
 
     data: str = "digits"
@@ -100,6 +101,7 @@ class RunConfig:
     noise_every: int = 1
     evals: int = 20
     precise_bn_examples: int = 2048
+    trace_loss: bool = False
     divergence_factor: float = 10.0
     dtype: str = "float32"
 

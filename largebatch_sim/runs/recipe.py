@@ -14,6 +14,7 @@ import numpy as np
 
 from ..data import BatchSampler, FreshSampler, load_dataset
 from ..instruments import NoiseScale, NormRatios
+from ..loss_trace import LossTrace
 from ..nn.losses import scaled_gradient, softmax_cross_entropy
 from ..nn.models import build_model
 from ..optim import LARS, SGD, schedules
@@ -109,6 +110,9 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
         hooks.append(PreciseBN(_precise_bn_sampler(first, data), _precise_bn_batches(first)))
     lrs = np.array([c.lr for c in configs])
     steps = max(1, round(first.epochs * sampler.steps_per_epoch))
+    trace = LossTrace(steps, len(configs)) if first.trace_loss else None
+    if trace is not None:
+        hooks.append(trace)
     schedule = build_schedule(first, lrs, sampler.steps_per_epoch)
     instruments: dict[str, Any] = {}
     if first.norm_ratio_steps:
@@ -129,6 +133,8 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
         description=f"{first.model} B={first.batch} E={len(configs)}",
         loss_fn=scaled_gradient(softmax_cross_entropy, gradient_scale(first)),
     )
+    if trace is not None:
+        result.instruments["loss_trace"] = trace.frame()
     results = []
     for member, config in enumerate(configs):
         history = result.history[result.history.member == member].drop(columns="member")
