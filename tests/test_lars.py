@@ -1,7 +1,11 @@
 import numpy as np
 import pytest
 
+from largebatch_sim.nn.base import Sequential
+from largebatch_sim.nn.batchnorm import BatchNorm
 from largebatch_sim.optim import LARS, SGD
+from largebatch_sim.runs import RunConfig
+from largebatch_sim.runs.recipe import build_optimizer
 
 E_DIR = np.array([0.6, 0.8])  # unit vector: w = a e and g = c e have norms |a| and |c|
 GRADS = [1.0, 2.0, -1.0]
@@ -147,6 +151,24 @@ def test_literal_formula_leaves_a_zero_weight_norm_frozen():
 def test_zero_norm_ratio_is_checked():
     with pytest.raises(ValueError, match="zero_norm_ratio"):
         LARS(zero_norm_ratio=0.5)
+    with pytest.raises(ValueError, match="lars_zero_norm_ratio"):
+        RunConfig(optimizer="lars", lars_zero_norm_ratio=0.5)
+
+
+@pytest.mark.parametrize("ratio, moves", [(1.0, True), (0.0, False)])
+def test_a_zero_initialised_bn_beta_moves_only_with_the_new_default(ratio, moves):
+    # the case the default is for: beta starts at 0 and has a gradient (here d loss / d y = 1)
+    optimizer = build_optimizer(RunConfig(optimizer="lars", lars_zero_norm_ratio=ratio))
+    assert optimizer.zero_norm_ratio == ratio
+    model = Sequential([BatchNorm(3, name="bn1")]).init([0, 1], dtype=np.float64)
+    x = np.random.default_rng(0).normal(size=(2, 4, 3))
+    model.forward(x)
+    model.backward(np.ones_like(x))  # d beta = 4 per channel, d gamma = sum x_hat = 0
+    params = model.named_params()
+    optimizer.step(params, model.named_grads(), 0.1, kinds=model.named_kinds())
+    # ratio 1: beta = -0.1 * 4 (momentum starts at 0, beta ||w|| = 0); ratio 0: exactly 0
+    np.testing.assert_allclose(params["bn1.beta"], -0.4 if moves else 0.0)
+    np.testing.assert_array_equal(optimizer.local_lr["bn1.beta"], ratio)
 
 
 def test_zero_norm_members_of_an_ensemble_are_treated_apart():

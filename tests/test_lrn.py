@@ -48,6 +48,14 @@ def test_alexnet_defaults_and_dtype():
     np.testing.assert_allclose(y[0, 0, 0, 0, 0], (2 + 3e-4) ** -0.75, rtol=1e-6)
 
 
+def test_even_window_by_hand():
+    # n = 2: W(c) = [c - 1, c]. Channels a = (1, 2, 3), k 1, alpha 0.1, beta 1:
+    # s = 1 + 0.1 (1), 1 + 0.1 (1 + 4), 1 + 0.1 (4 + 9) = 1.1, 1.5, 2.3 (PyTorch: alpha 0.2)
+    layer = LocalResponseNorm(size=2, alpha=0.1, beta=1.0, k=1.0)
+    y = layer.forward(np.array([1.0, 2.0, 3.0]).reshape(1, 1, 3, 1, 1))
+    np.testing.assert_allclose(y.ravel(), [1 / 1.1, 2 / 1.5, 3 / 2.3], rtol=1e-14)
+
+
 @pytest.mark.parametrize(
     "kwargs, match", [({"size": 0}, "size"), ({"k": 0.0}, "k"), ({"alpha": -1.0}, "alpha")]
 )

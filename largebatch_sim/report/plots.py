@@ -59,3 +59,80 @@ def mark_failed(ax: plt.Axes, x: pd.Series, status: pd.Series) -> None:
             zorder=3,
             label=f"{kind} (top edge)",
         )
+
+
+def mark_unresolved(
+    ax: plt.Axes, at: pd.Series, color: str = "C3", axis: str = "x", label: str | None = None
+) -> None:
+    """Mark unresolved estimates (for example B_simple where the averaged |G|^2 <= 0) at their
+    position ``at`` along ``axis``, on the bottom edge (axis "x") or the left edge (axis "y"):
+    shown as missing, never drawn as a value."""
+    at = pd.Series(at).dropna()
+    if not len(at):
+        return
+    if axis == "x":
+        xy, transform, marker = (at, [0.0] * len(at)), ax.get_xaxis_transform(), "^"
+    else:
+        xy, transform, marker = ([0.0] * len(at), at), ax.get_yaxis_transform(), ">"
+    ax.scatter(
+        *xy,
+        transform=transform,
+        marker=marker,
+        facecolors="none",
+        edgecolors=color,
+        clip_on=False,
+        zorder=3,
+        label=label or f"unresolved ({'bottom' if axis == 'x' else 'left'} edge)",
+    )
+
+
+def lr_batch_heatmap(
+    ax: plt.Axes,
+    frame: pd.DataFrame,
+    value: str,
+    title: str,
+    norm=None,
+    fmt: str = "{:.2g}",
+    cmap: str = "viridis_r",
+    line: pd.DataFrame | None = None,
+):
+    """A readable heatmap of ``value`` over (batch, lr): one row per batch, one column per rate
+    tried anywhere (log spaced), each cell's number written in it, failed runs marked (``status``
+    "diverged": x, "collapsed": c), untried cells blank grey, no grid lines across the cells.
+    ``line`` (``stability.largest_stable_lr`` rows) draws the largest stable rate per batch as a
+    step line right of that row's cell. Returns the image, for a colour bar."""
+    import numpy as np
+
+    lrs = sorted(frame.lr.unique())
+    batches = sorted(frame.batch.unique())
+    values = np.full((len(batches), len(lrs)), np.nan)
+    status = np.full(values.shape, "", dtype=object)
+    for r in frame.itertuples():
+        i, j = batches.index(r.batch), lrs.index(r.lr)
+        values[i, j] = getattr(r, value)
+        status[i, j] = r.status
+    cm = plt.get_cmap(cmap).copy()
+    cm.set_bad("0.88")
+    im = ax.imshow(values, cmap=cm, norm=norm, aspect="auto", origin="lower")
+    ax.grid(False)
+    for i in range(len(batches)):
+        for j in range(len(lrs)):
+            mark = {"diverged": "x", "collapsed": "c"}.get(status[i, j])
+            if mark:
+                ax.text(j, i, mark, ha="center", va="center", color="crimson", fontsize=14)
+            elif np.isfinite(values[i, j]):
+                box = dict(fc="w", alpha=0.6, lw=0, pad=0.5)
+                ax.text(
+                    j, i, fmt.format(values[i, j]), ha="center", va="center", fontsize=7, bbox=box
+                )
+    if line is not None:  # the boundary right of each row's largest stable cell
+        t = line.set_index("batch").largest_stable_lr
+        xs = [lrs.index(t[b]) + 0.5 if np.isfinite(t.get(b, np.nan)) else -0.5 for b in batches]
+        px = [x for x in xs for _ in (0, 1)]
+        py = [y for i in range(len(batches)) for y in (i - 0.5, i + 0.5)]
+        ax.plot(px, py, color="k", lw=2.5, label="largest stable lr")
+        ax.legend(fontsize=7, loc="lower left")
+    ax.set_xticks(range(len(lrs)), [f"{v:g}" for v in lrs], rotation=45)
+    ax.set_yticks(range(len(batches)), [str(b) for b in batches])
+    ax.set(xlabel="learning rate (log spaced)", ylabel="batch size", title=title)
+    return im
