@@ -47,7 +47,8 @@ env: $(ENV_READY)
 # figures the same under `make figures` and `make -j2 figures` (which runs two notebooks at
 # once, one per core).
 # Two kernels started at the same moment under -j2 can race for a port, and one dies with
-# "Kernel died before replying to kernel_info": that failure alone is retried, once. The
+# "Kernel died before replying to kernel_info": that failure alone is retried, once (it comes
+# before the first cell runs, so the retry repeats no work; papermill's output still shows). The
 # executed notebook is rendered as HTML beside the figures, so every result can be read
 # without running anything.
 build/$(PROFILE)/%.stamp: notebooks/%.ipynb $(LIBRARY) | $(ENV_READY)

@@ -1,5 +1,7 @@
 """The result cache and sweeps: keys, atomic writes, resuming an interrupted sweep."""
 
+import subprocess
+import sys
 from dataclasses import replace
 
 import pandas as pd
@@ -76,35 +78,89 @@ def test_code_version_hashes_what_a_training_run_imports():
     assert not any(m.startswith(("report/", "analysis/")) for m in modules)
 
 
-def test_editing_outside_the_imports_keeps_the_version(tmp_path, monkeypatch):
-    package = tmp_path / "largebatch_sim"
-    (package / "runs").mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "runs" / "__init__.py").write_text("")
-    (package / "runs" / "recipe.py").write_text("from ..train import train\nimport numpy\n")
-    (package / "train.py").write_text("from . import backend\n")
-    (package / "backend.py").write_text("xp = None\n")
-    (package / "plots.py").write_text("def plot(): ...\n")
-    assert run_cache.imported_modules(package=package) == [
-        "__init__.py",
-        "backend.py",
-        "runs/__init__.py",
-        "runs/recipe.py",
-        "train.py",
-    ]
+def test_hashed_modules_cover_what_python_loads_for_the_recipe():
+    # the static reading of the imports against the modules Python loads, in a fresh process
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, pathlib, largebatch_sim.runs.recipe as r\n"
+            "root = pathlib.Path(r.__file__).parents[1]\n"
+            "for m in list(sys.modules.values()):\n"
+            "    f = getattr(m, '__file__', None)\n"
+            "    if f and pathlib.Path(f).is_relative_to(root):\n"
+            "        print(pathlib.Path(f).relative_to(root).as_posix())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "runs/recipe.py" in loaded and "nn/models.py" in loaded
+    assert set(loaded) <= set(run_cache.imported_modules())
 
-    def version():
+
+@pytest.fixture
+def fresh_code_version():
+    """code_version() recomputed on every call, and its cache emptied again afterwards, so no
+    other test sees a version of a fake package."""
+
+    def version() -> str:
         run_cache.code_version.cache_clear()
         return run_cache.code_version()
 
-    monkeypatch.setattr(run_cache, "PACKAGE", package)
-    before = version()
-    (package / "plots.py").write_text("def plot(): return 1\n")
-    assert version() == before
-    (package / "backend.py").write_text("xp = 1\n")
-    assert version() != before
-    monkeypatch.undo()
+    yield version
     run_cache.code_version.cache_clear()
+
+
+def _write(package, files):
+    for rel, text in files.items():
+        (package / rel).parent.mkdir(parents=True, exist_ok=True)
+        (package / rel).write_text(text)
+
+
+def test_editing_outside_the_imports_keeps_the_version(tmp_path, monkeypatch, fresh_code_version):
+    package = tmp_path / "largebatch_sim"
+    _write(
+        package,
+        {
+            "__init__.py": "",
+            "runs/__init__.py": "from .config import Config\n",  # runs before runs/recipe.py
+            "runs/config.py": "class Config: ...\n",
+            "runs/recipe.py": "import numpy\nimport largebatch_sim.nn.layers\n"
+            "from ..train import train\n",
+            "train.py": "from . import backend\n\n\ndef train():\n"
+            "    from largebatch_sim.optim import sgd\n",  # an import inside a function
+            "backend.py": "xp = None\n",
+            "nn/__init__.py": "",
+            "nn/layers.py": "from .. import backend\n",
+            "optim/__init__.py": "",
+            "optim/sgd.py": "",
+            "plots.py": "from .train import train\n",  # imports the training code, unimported
+            "report/__init__.py": "from ..plots import train\n",
+        },
+    )
+    assert run_cache.imported_modules(package=package) == [
+        "__init__.py",
+        "backend.py",
+        "nn/__init__.py",
+        "nn/layers.py",
+        "optim/__init__.py",
+        "optim/sgd.py",
+        "runs/__init__.py",
+        "runs/config.py",
+        "runs/recipe.py",
+        "train.py",
+    ]
+    monkeypatch.setattr(run_cache, "PACKAGE", package)
+    before = fresh_code_version()
+    assert fresh_code_version() == before  # deterministic
+    (package / "plots.py").write_text("from .train import train\n\nWIDTH = 3\n")
+    (package / "report" / "__init__.py").write_text("")
+    assert fresh_code_version() == before
+    for rel in ("optim/sgd.py", "runs/config.py"):  # reached lazily; through runs/__init__.py
+        (package / rel).write_text("LR = 0.1\n")
+        assert fresh_code_version() != before
+        before = fresh_code_version()
 
 
 def test_fresh_samples_draw_new_batches_from_the_process(tmp_path, monkeypatch):
