@@ -28,6 +28,17 @@ def final_error(result: RunResult, last: int = LAST_EVALUATIONS) -> float:
     return float(100 * (1 - np.median(acc[-last:])))
 
 
+DIVERGED_ERROR = 100.0  # what a diverged run counts as where a verdict compares settings
+
+
+def scored_error(result: RunResult, diverged_as: float = DIVERGED_ERROR) -> float:
+    """``final_error`` for a verdict that compares settings: a diverged run counts as
+    ``diverged_as`` (100 %) rather than dropping out, so that a setting whose runs blow up
+    reads as the worst, not as "too few seeds". Figures still mark such runs, never draw them.
+    """
+    return diverged_as if result.diverged else final_error(result)
+
+
 def failed(result: RunResult) -> bool:
     """Diverged, or collapsed to chance."""
     return bool(result.diverged or result.summary.get("collapsed", False))
@@ -77,7 +88,7 @@ def knee_table(errors: pd.DataFrame) -> pd.DataFrame:
     """``FlatThenRise``'s table (x, seed, value) from ``error_table`` rows: x is the batch.
     A diverged run counts at 100 % error (it reached no error at all)."""
     return pd.DataFrame(
-        {"x": errors.batch, "seed": errors.seed, "value": errors.error.fillna(100.0)}
+        {"x": errors.batch, "seed": errors.seed, "value": errors.error.fillna(DIVERGED_ERROR)}
     )
 
 
@@ -132,8 +143,13 @@ def warmup_spike(
 
 
 def weight_norm(result: RunResult) -> float:
-    """||w|| over all weight tensors (not biases or BN parameters) at the last norms record."""
-    t = result.instruments["norms"]
+    """||w|| over all weight tensors (not biases or BN parameters) at the last norms record;
+    NaN when no weight norm was recorded (the run ended before the requested step)."""
+    t = result.instruments.get("norms")
+    if t is None:
+        return np.nan
     t = t[(t.metric == "w_norm") & (t.kind == "weight")]
+    if t.empty:
+        return np.nan
     t = t[t.step == t.step.max()]
     return float(np.sqrt((t.value**2).sum()))

@@ -66,22 +66,26 @@ def error_vs_batch(table: pd.DataFrame, seeds: int) -> plt.Figure:
 
 
 def warmup_traces(
-    warmups: Mapping[str, Sequence[RunResult]], warmup_end: int, batch: int
+    warmups: Mapping[str, Sequence[RunResult]],
+    warmup_end: int,
+    batch: int,
+    title: str = "G-F2: training loss per step",
+    suffix: str = " warmup",
 ) -> plt.Figure:
-    """G-F2: per-step training loss of each warmup (mean over seeds), the end of warmup
-    marked; the right panel zooms on the steps around it."""
+    """G-F2 (and G-R remark 2): per-step training loss of each group (mean over seeds), the
+    end of warmup marked; the right panel zooms on the steps around it."""
     fig, axes = plt.subplots(1, 2, figsize=(13, 4), layout="constrained")
     for i, (name, rs) in enumerate(warmups.items()):
         trace = pd.concat([r.instruments["loss_trace"] for r in rs])
         mean = trace.groupby("step").value.mean()
         smooth = mean.rolling(5, min_periods=1).mean()
-        axes[0].plot(smooth.index, smooth.values, color=f"C{i}", label=f"{name} warmup")
+        axes[0].plot(smooth.index, smooth.values, color=f"C{i}", label=f"{name}{suffix}")
         near = mean[(mean.index > warmup_end - 30) & (mean.index <= warmup_end + 40)]
-        axes[1].plot(near.index, near.values, ".-", color=f"C{i}", label=f"{name} warmup")
+        axes[1].plot(near.index, near.values, ".-", color=f"C{i}", label=f"{name}{suffix}")
     for ax in axes:
         ax.axvline(warmup_end, color="0.5", ls=":", label="end of warmup")
         ax.set(yscale="log", xlabel="step", ylabel="training loss")
-    axes[0].set_title(f"G-F2: training loss per step at B = {batch} (5-step mean)")
+    axes[0].set_title(f"{title} at B = {batch} (5-step mean)")
     axes[1].set_title("around the end of warmup (every step)")
     axes[1].legend(fontsize=8)
     return fig
@@ -178,9 +182,19 @@ def remarks(tables: Mapping[str, pd.DataFrame]) -> plt.Figure:
     """G-R: each pitfall against the correct run, one panel per remark, every seed a dot."""
     fig, axes = plt.subplots(1, len(tables), figsize=(3.3 * len(tables), 3.6), layout="constrained")
     for ax, (name, t) in zip(np.atleast_1d(axes), tables.items(), strict=True):
+        t = t.assign(value=t.value.where(np.isfinite(t.value)))  # an undefined value: no dot
         sns.stripplot(data=t, x="group", y="value", ax=ax, size=6)
-        means = t.groupby("group", sort=False).value.mean()
-        ax.scatter(range(len(means)), means.values, marker="_", s=600, color="k", zorder=3)
+        sns.pointplot(
+            data=t,
+            x="group",
+            y="value",
+            ax=ax,
+            errorbar=None,
+            linestyle="none",
+            marker="_",
+            markersize=25,
+            color="k",
+        )
         ax.set(
             title=f"remark {name}",
             xlabel="",
