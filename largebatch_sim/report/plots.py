@@ -11,6 +11,7 @@ import io
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -101,8 +102,6 @@ def lr_batch_heatmap(
     "diverged": x, "collapsed": c), untried cells blank grey, no grid lines across the cells.
     ``line`` (``stability.largest_stable_lr`` rows) draws the largest stable rate per batch as a
     step line right of that row's cell. Returns the image, for a colour bar."""
-    import numpy as np
-
     lrs = sorted(frame.lr.unique())
     batches = sorted(frame.batch.unique())
     values = np.full((len(batches), len(lrs)), np.nan)
@@ -134,5 +133,5 @@ def lr_batch_heatmap(
         ax.legend(fontsize=7, loc="lower left")
     ax.set_xticks(range(len(lrs)), [f"{v:g}" for v in lrs], rotation=45)
     ax.set_yticks(range(len(batches)), [str(b) for b in batches])
-    ax.set(xlabel="learning rate (log spaced)", ylabel="batch size", title=title)
+    ax.set(xlabel="learning rate (the rates tried)", ylabel="batch size", title=title)
     return im
