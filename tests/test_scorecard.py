@@ -55,3 +55,17 @@ def test_unknown_target_is_refused_before_recording(tmp_path):
             tmp_path, "X-1", pd.DataFrame(), compared="", ours="", profile="quick", seeds=1
         )
     assert not (tmp_path / "summary.csv").exists()
+
+
+def test_committed_figures_come_from_the_current_code():
+    """Every row of the committed scorecard was made by the notebook and library as they are
+    now: a change to either needs `make figures` before it is committed."""
+    committed = scorecard.PACKAGE.parent / "figures" / "summary.csv"
+    table = pd.read_csv(committed, dtype=str, keep_default_na=False)
+    stale = [
+        f"{row.target} ({row.notebook})"
+        for row in table.itertuples()
+        if row.code_version != scorecard.figures_version(row.notebook)
+    ]
+    assert not stale, f"figures made by an older code version, run make figures: {stale}"
+    assert (table.profile == "quick").all(), "figures/ holds the quick profile only"
