@@ -67,6 +67,22 @@ def seed_spread(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / 2))
 
 
+def two_groups(
+    table: pd.DataFrame, a: str, b: str, min_seeds: int, who: str
+) -> tuple[np.ndarray, np.ndarray] | Judgement:
+    """The finite values of groups ``a`` and ``b`` of a (group, seed, value) table, or a
+    *not resolved* judgement when either has fewer than ``min_seeds`` of them."""
+    _require(table, ("group", "seed", "value"), who)
+    groups = {g: table.loc[table.group == g, "value"].to_numpy(float) for g in (a, b)}
+    groups = {g: v[np.isfinite(v)] for g, v in groups.items()}
+    counts = {g: v.size for g, v in groups.items()}
+    if min(counts.values()) < min_seeds:
+        return Judgement(
+            UNRESOLVED, f"needs {min_seeds} seeds per group, has {counts}", {"n": counts}
+        )
+    return groups[a], groups[b]
+
+
 @dataclass(frozen=True)
 class Difference:
     """Group ``a`` differs from group ``b`` in ``direction`` by more than the seed noise.
@@ -98,21 +114,16 @@ class Difference:
         )
 
     def judge(self, table: pd.DataFrame) -> Judgement:
-        _require(table, ("group", "seed", "value"), "Difference")
-        groups = {g: table.loc[table.group == g, "value"].to_numpy(float) for g in (self.a, self.b)}
-        groups = {g: v[np.isfinite(v)] for g, v in groups.items()}
-        counts = {g: v.size for g, v in groups.items()}
-        if min(counts.values()) < self.min_seeds:
-            return Judgement(
-                UNRESOLVED,
-                f"needs {self.min_seeds} seeds per group, has {counts}",
-                {"n": counts},
-            )
-        a, b = groups[self.a], groups[self.b]
+        values = two_groups(table, self.a, self.b, self.min_seeds, "Difference")
+        if isinstance(values, Judgement):
+            return values
+        a, b = values
         effect = _sign(self.direction) * (a.mean() - b.mean())
         spread = seed_spread(a, b)
         values = {"mean_a": a.mean(), "mean_b": b.mean(), "effect": effect, "spread": spread}
-        in_spreads = effect / spread if spread > 0 else np.inf * np.sign(effect)
+        in_spreads = (
+            effect / spread if spread > 0 else (np.inf if effect else 0.0) * np.sign(effect)
+        )
         text = (
             f"{self.a} {a.mean():.3g} vs {self.b} {b.mean():.3g}{self.unit}: "
             f"effect {effect:+.3g}{self.unit} = {in_spreads:+.2g} seed spreads"
@@ -148,15 +159,10 @@ class Match:
         )
 
     def judge(self, table: pd.DataFrame) -> Judgement:
-        _require(table, ("group", "seed", "value"), "Match")
-        groups = {g: table.loc[table.group == g, "value"].to_numpy(float) for g in (self.a, self.b)}
-        groups = {g: v[np.isfinite(v)] for g, v in groups.items()}
-        counts = {g: v.size for g, v in groups.items()}
-        if min(counts.values()) < self.min_seeds:
-            return Judgement(
-                UNRESOLVED, f"needs {self.min_seeds} seeds per group, has {counts}", {"n": counts}
-            )
-        a, b = groups[self.a], groups[self.b]
+        values = two_groups(table, self.a, self.b, self.min_seeds, "Match")
+        if isinstance(values, Judgement):
+            return values
+        a, b = values
         gap = abs(a.mean() - b.mean())
         spread = seed_spread(a, b)
         values = {"mean_a": a.mean(), "mean_b": b.mean(), "gap": gap, "spread": spread}
