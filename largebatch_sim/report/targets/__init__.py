@@ -10,7 +10,7 @@ judgement beside the declaration, so no verdict is decided in a notebook.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -33,6 +33,18 @@ class Target:
     def judge(self, table: pd.DataFrame | Mapping[str, pd.DataFrame]) -> Judgement:
         """The criterion's verdict on the metric's table."""
         return self.criterion.judge(table)
+
+
+def family(paper: str, notebook: str) -> Callable[..., Target]:
+    """The constructor of one paper's targets: ``target(id, section, claim, numbers, metric,
+    criterion)`` with ``paper`` prefixed to the section and ``notebook`` filled in."""
+
+    def target(
+        id: str, section: str, claim: str, numbers: str, metric: str, criterion: Criterion
+    ) -> Target:
+        return Target(id, f"{paper}, {section}", claim, numbers, metric, criterion, notebook)
+
+    return target
 
 
 def _collect() -> dict[str, Target]:

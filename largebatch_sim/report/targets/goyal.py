@@ -8,14 +8,13 @@ larger than the paper's own seed spreads (0.1 to 0.6 pts) scaled to our error le
 from __future__ import annotations
 
 from ..criteria import AllOf, Difference, FlatThenRise, InRange, Match
-from . import Target
+from . import family
 
 NOTEBOOK = "01_goyal_linear_scaling"
 PTS = " pts"
 
 
-def _target(id: str, source: str, claim: str, paper: str, metric: str, criterion) -> Target:
-    return Target(id, f"Goyal et al. 2017, {source}", claim, paper, metric, criterion, NOTEBOOK)
+_target = family("Goyal et al. 2017", NOTEBOOK)
 
 
 TARGETS = (

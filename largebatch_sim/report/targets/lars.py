@@ -7,16 +7,13 @@ absolute floors of 1 to 2 pts keep a tiny spread from making a negligible effect
 from __future__ import annotations
 
 from ..criteria import AllOf, Difference, InRange, Match, Spread
-from . import Target
+from . import family
 
 NOTEBOOK = "02_lars"
 PTS = " pts"
 
 
-def _target(id: str, source: str, claim: str, paper: str, metric: str, criterion) -> Target:
-    return Target(
-        id, f"You, Gitman, Ginsburg 2017, {source}", claim, paper, metric, criterion, NOTEBOOK
-    )
+_target = family("You, Gitman, Ginsburg 2017", NOTEBOOK)
 
 
 TARGETS = (

@@ -7,15 +7,12 @@ is declared as a factor 3; the theory curve as a median residual within 1.5x.
 from __future__ import annotations
 
 from ..criteria import AllOf, Difference, InRange, Ordered, Trend, WithinFactor
-from . import Target
+from . import family
 
 NOTEBOOK = "03_noise_scale"
 
 
-def _target(id: str, source: str, claim: str, paper: str, metric: str, criterion) -> Target:
-    return Target(
-        id, f"McCandlish et al. 2018, {source}", claim, paper, metric, criterion, NOTEBOOK
-    )
+_target = family("McCandlish et al. 2018", NOTEBOOK)
 
 
 TARGETS = (

@@ -5,15 +5,13 @@ absolutes on the shape of the curves."""
 from __future__ import annotations
 
 from ..criteria import AllOf, InRange, Ordered
-from . import Target
+from . import family
 
 NOTEBOOK = "04_noisy_quadratic"
 
 
-def _target(id: str, source: str, claim: str, metric: str, criterion) -> Target:
-    return Target(
-        id, f"Zhang et al. 2019, {source}", claim, "qualitative", metric, criterion, NOTEBOOK
-    )
+_target = family("Zhang et al. 2019", NOTEBOOK)
+QUALITATIVE = "qualitative"  # the paper's claims come without numbers
 
 
 TARGETS = (
@@ -22,6 +20,7 @@ TARGETS = (
         "Figure 1: steps to target vs batch",
         "Perfect scaling (steps halve per doubling of B) at small batches, then diminishing "
         "returns.",
+        QUALITATIVE,
         "steps to the target loss with the best rate per batch: the factor per doubling over "
         "the 4 smallest batches, and the saving of the last doubling.",
         AllOf(
@@ -39,6 +38,7 @@ TARGETS = (
         "Figure 2: momentum and preconditioning",
         "Momentum and preconditioning both raise the critical batch size, more with a higher "
         "preconditioning power.",
+        QUALITATIVE,
         "critical batch (steps twice the perfect-scaling line) per setting; rows: momentum vs "
         "SGD, p = 0.25 vs SGD, 0.5 vs 0.25, 0.75 vs 0.5.",
         Ordered(ratio=1.2, min_points=4),
@@ -47,6 +47,7 @@ TARGETS = (
         "N-F3",
         "Figure 3: best lr vs batch",
         "The best rate grows linearly with the batch up to the critical batch, then stays flat.",
+        QUALITATIVE,
         "log-log slope of the best rate over the 4 smallest batches; its relative change over "
         "the last 3 doublings.",
         AllOf(
