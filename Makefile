@@ -29,18 +29,30 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 STAMPS := $(patsubst notebooks/%.ipynb,build/$(PROFILE)/%.stamp,$(NOTEBOOKS))
 LIBRARY := $(shell find largebatch_sim -name '*.py') pyproject.toml
 
-.PHONY: figures test lint lab bench env clean
+.PHONY: figures test lint lab bench env clean lock
 .DELETE_ON_ERROR:
 
 figures: $(OUT_DIR)/SUMMARY.md
 
 env: $(ENV_READY)
 
-.venv/.installed: pyproject.toml
+# The environment is installed from constraints.txt, the exact versions the figures were made
+# with, so a regeneration gives the same bytes; pyproject.toml keeps the loose ranges for
+# library users. `make lock` refreshes the pins (newest versions in those ranges).
+.venv/.installed: pyproject.toml constraints.txt
 	python3 -m venv .venv
 	.venv/bin/python -m pip install --quiet --upgrade pip
-	.venv/bin/python -m pip install --quiet -e ".[dev]"
+	.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
+
+lock:
+	rm -rf build/lock-env
+	python3 -m venv build/lock-env
+	build/lock-env/bin/python -m pip install --quiet --upgrade pip
+	build/lock-env/bin/python -m pip install --quiet ".[dev]"
+	build/lock-env/bin/python -m pip freeze --exclude-editable \
+	  | grep -v '^largebatch-sim' > constraints.txt
+	rm -rf build/lock-env
 
 # One executed copy and one stamp per notebook and profile. Every notebook runs on one BLAS
 # thread: the last bits of a float sum depend on the thread count, so pinning it makes the
@@ -78,8 +90,9 @@ lint: | $(ENV_READY)
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 
+# Jupyter refuses to run as root without --allow-root (containers, GPU machines).
 lab: | $(ENV_READY)
-	$(PYTHON) -m jupyterlab notebooks/
+	$(PYTHON) -m jupyterlab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: | $(ENV_READY)
 	$(PYTHON) benchmarks/run.py --out build/bench-$(BACKEND).md

@@ -2,9 +2,14 @@
 
     lbsim train --data digits --model mlp --batch 256 --lr 0.1 --warmup gradual --warmup-epochs 2
     lbsim train --data mnist1d --model alexnet_bn --batch 1024 --lr 0.05 0.1 0.2   # an ensemble
+    lbsim cache list                  # cached runs by code version
+    lbsim cache prune --other-versions --older-than 30
 
-Every option is a field of ``RunConfig``; giving several values to ``--lr`` or ``--seed`` trains
-all their combinations at once as one ensemble.
+Every option of ``train`` is a field of ``RunConfig``; giving several values to ``--lr`` or
+``--seed`` trains all their combinations at once as one ensemble. Runs are cached (in
+``$LBSIM_CACHE``, default ``~/.cache/largebatch_sim``): asking again for a run already trained
+by the same code reads it back. Every argument is checked before any compute; a bad one is
+reported on one line, with exit status 2.
 """
 
 from __future__ import annotations
@@ -19,8 +24,11 @@ from collections.abc import Sequence
 import pandas as pd
 
 from . import backend
+from .atomic import atomic_write_text
 from .data import DATASETS, GENERATED, load_dataset
 from .runs import ENSEMBLE_FIELDS, ResultCache, RunConfig, run_ensemble, sweep
+from .runs.recipe import describe_schedule
+from .validate import check_number, check_output_path
 
 HELP = {
     "data": "data set (embedded ones need no download)",
@@ -95,7 +103,8 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(RunConfig):
         flag = "--" + f.name.replace("_", "-")
         hint = hints[f.name]
-        kwargs: dict = {"help": f"{HELP[f.name]} (default: {f.default})", "default": f.default}
+        shown = "" if "default" in HELP[f.name] else f" (default: {f.default})"
+        kwargs: dict = {"help": HELP[f.name] + shown, "default": f.default}
         if f.name in CHOICES:
             kwargs["choices"] = getattr(run_config, CHOICES[f.name])
         if hint is bool or bool in typing.get_args(hint):
@@ -121,7 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train one run, or an ensemble over --lr and --seed")
     _add_config_options(train)
-    train.add_argument("--cache", metavar="DIR", help="reuse and store results in this cache")
+    train.add_argument(
+        "--cache", metavar="DIR", help="the result cache's folder (default: $LBSIM_CACHE/runs)"
+    )
+    train.add_argument("--no-cache", action="store_true", help="train even if the run is cached")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument(
         "--download",
@@ -129,6 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="fetch MNIST / Fashion-MNIST / CIFAR-10 (checksummed) into $LBSIM_DATA if missing",
     )
     train.add_argument("--history", metavar="CSV", help="write the tidy history to this file")
+    cache = sub.add_parser("cache", help="list or prune the result cache")
+    cache.add_argument("action", choices=("list", "prune"))
+    cache.add_argument("--cache", metavar="DIR", help="the cache's folder")
+    cache.add_argument(
+        "--other-versions",
+        action="store_true",
+        help="prune: remove runs trained by another version of the code (never read again)",
+    )
+    cache.add_argument(
+        "--older-than", metavar="DAYS", type=float, help="prune: remove runs older than this"
+    )
     return parser
 
 
@@ -136,31 +159,67 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         backend.set_backend(args.backend)
-        fields = {f.name for f in dataclasses.fields(RunConfig)}
-        common = {k: v for k, v in vars(args).items() if k in fields and k not in ENSEMBLE_FIELDS}
-        common = {k: tuple(v) if isinstance(v, list) else v for k, v in common.items()}
-        configs = [
-            RunConfig(**common, lr=lr, seed=seed)
-            for lr, seed in itertools.product(args.lr, args.seed)
-        ]
-    except (ValueError, RuntimeError) as error:
+        if args.command == "cache":
+            return _cache_command(args)
+        configs = _configs(args)
+        history = None if args.history is None else check_output_path("--history", args.history)
+        cache = None if args.no_cache else ResultCache(args.cache)
+    except ValueError as error:  # ParameterError among them: one line, no traceback
         print(f"lbsim: error: {error}", file=sys.stderr)
         return 2
-    progress = not args.quiet
-    if args.download and args.data in FILE_DATASETS:
-        load_dataset(args.data, download=True)
-    if args.cache:
-        results = sweep(configs, ResultCache(args.cache), progress=progress)
-    else:
-        results = run_ensemble(configs, progress=progress)
-    rows = [{"lr": r.config.lr, "seed": r.config.seed, **r.summary} for r in results]
-    table = pd.DataFrame(rows)
     first = configs[0]
     print(f"{first.model} on {first.data}, batch {first.batch}, {backend.backend_name()}")
+    for lr in args.lr:
+        print(describe_schedule(dataclasses.replace(first, lr=lr)))
+    if args.download and args.data in FILE_DATASETS:
+        load_dataset(args.data, download=True)
+    if cache is None:
+        results = run_ensemble(configs, progress=not args.quiet)
+    else:
+        results = sweep(configs, cache, progress=not args.quiet)
+    table = pd.DataFrame([{"lr": r.config.lr, "seed": r.config.seed, **r.summary} for r in results])
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    if args.history:
+    for r in results:
+        if r.summary["diverged"]:
+            print(
+                f"lr {r.config.lr:g}, seed {r.config.seed}: diverged at step "
+                f"{r.summary['diverged_step']} (its final metrics are NaN)"
+            )
+        elif r.summary["collapsed"]:
+            print(
+                f"lr {r.config.lr:g}, seed {r.config.seed}: collapsed to chance at step "
+                f"{r.summary['collapsed_step']}"
+            )
+    if history is not None:
         frames = [r.history.assign(lr=r.config.lr, seed=r.config.seed) for r in results]
-        pd.concat(frames).to_csv(args.history, index=False)
+        atomic_write_text(history, pd.concat(frames).to_csv(index=False))
+    return 0
+
+
+def _configs(args: argparse.Namespace) -> list[RunConfig]:
+    """One config per combination of the ensemble fields' values."""
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    common = {k: v for k, v in vars(args).items() if k in fields and k not in ENSEMBLE_FIELDS}
+    return [
+        RunConfig(**common, lr=lr, seed=seed) for lr, seed in itertools.product(args.lr, args.seed)
+    ]
+
+
+def _cache_command(args: argparse.Namespace) -> int:
+    cache = ResultCache(args.cache)
+    if args.action == "prune":
+        older = (
+            None
+            if args.older_than is None
+            else check_number("--older-than", args.older_than, low=0)
+        )
+        removed = cache.prune(other_versions=args.other_versions, older_than_days=older)
+        print(f"removed {removed} cached runs from {cache.root}")
+    table = cache.versions()
+    if table.empty:
+        print(f"no cached runs in {cache.root}")
+    else:
+        print(table.to_string(index=False))
     return 0
 
 

@@ -141,7 +141,7 @@ def chunk_batch(model: Layer) -> int:
 
 
 class NoiseScale(_AtSteps):
-    """The gradient norms behind McCandlish et al.'s noise scale (PAPERS.md, section M).
+    """The gradient norms behind McCandlish et al.'s noise scale (TARGETS.md, McCandlish et al.).
 
     The global batch B (loss = mean over B) is split into k = ``chunks`` contiguous chunks of
     B_small = B / k examples (this instrument's own split, independent of batch norm's

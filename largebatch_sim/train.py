@@ -13,11 +13,13 @@ Metrics accumulate on the device and are fetched once per evaluation. ``hooks`` 
 loop at three points (``Hook``): after each step (on the device only), just before each
 evaluation (precise BN recomputes the batch-norm statistics there), and at each evaluation with
 the metrics on the host, where a hook may also ask the loop to stop. A diverged member is
-frozen with ``where`` (its parameters stop changing) and recorded with its first step; its
-forward/backward still run inside the ensemble until every member has diverged, when the loop
-stops at the next evaluation. A member is ``collapsed`` when its training loss has sat within
-``collapse_tolerance`` of ln(classes) with chance accuracy for ``collapse_patience`` evaluations
-(the stuck-at-chance failure that often replaces NaN in small nets).
+frozen with ``where`` (its parameters stop changing) and recorded with the step whose loss gave
+it away (counted from 1, as the history counts steps). A member is ``collapsed`` when its
+training loss has sat within ``collapse_tolerance`` of ln(classes) with chance accuracy for
+``collapse_patience`` evaluations (the stuck-at-chance failure that often replaces NaN in small
+nets); it is frozen from that evaluation on, like a diverged one. Frozen members still ride
+along in the ensemble's arrays (removing them would change every array's shape mid-run); the
+loop stops at the first evaluation where no member is left.
 """
 
 from __future__ import annotations
@@ -103,6 +105,9 @@ class TrainResult:
     instruments: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
+# A diverging member overflows before it is caught; the loop records that as its divergence,
+# so NumPy's overflow and invalid-value warnings would only repeat it.
+@np.errstate(over="ignore", invalid="ignore", divide="ignore")
 def train(
     model: Layer,
     optimizer: Optimizer,
@@ -162,7 +167,7 @@ def train(
     collapse_run = np.zeros(E, dtype=int)
     collapsed_step = np.full(E, -1)
     rows: list[tuple[int, int, float, str, float]] = []
-    last_metrics: dict[str, np.ndarray] = {}
+    final: dict[str, np.ndarray] = {}  # each member's metrics at the last evaluation it trained
 
     bar = tqdm(total=steps, desc=description, disable=not progress, leave=False)
     model.train()
@@ -186,7 +191,7 @@ def train(
         if loss0 is None:
             loss0 = loss
         bad = ~xp.isfinite(loss) | (loss > divergence_factor * loss0)
-        diverged_step = xp.where(active & bad, step, diverged_step)
+        diverged_step = xp.where(active & bad, step + 1, diverged_step)
         active = active & ~bad
         loss_sum += xp.where(active, loss, 0.0)
         acc_sum += xp.where(active, accuracy(logits, y), 0.0)
@@ -211,28 +216,36 @@ def train(
                 rows += [
                     (e, step + 1, epoch, name, float(values[e])) for e in np.flatnonzero(alive)
                 ]
-            last_metrics = {k: np.where(alive, v, np.nan) for k, v in metrics.items()}
+            final = {k: np.where(alive, v, final.get(k, np.nan)) for k, v in metrics.items()}
             at_chance = _at_chance(metrics, logits.shape[-1], collapse_tolerance)
             collapse_run = np.where(at_chance & alive, collapse_run + 1, 0)
             newly = (collapse_run >= collapse_patience) & (collapsed_step < 0)
             collapsed_step = np.where(newly, step + 1, collapsed_step)
+            active = active & backend.asarray(~newly)
             loss_sum[...] = 0
             acc_sum[...] = 0
             since_eval = 0
-            bar.set_postfix(
-                loss=f"{np.nanmean(last_metrics['train_loss']):.3g}", alive=int(alive.sum())
-            )
-            stop = [hook.at_evaluation(step, model, last_metrics) for hook in hooks]
-            if not alive.any() or any(stop):
+            left = alive & ~newly
+            if alive.any():  # the mean of no member's loss would warn
+                bar.set_postfix(
+                    loss=f"{np.mean(metrics['train_loss'][alive]):.3g}", alive=int(left.sum())
+                )
+            shown = {k: np.where(alive, v, np.nan) for k, v in metrics.items()}
+            stop = [hook.at_evaluation(step, model, shown) for hook in hooks]
+            if not left.any() or any(stop):
                 break
     bar.close()
 
     history = pd.DataFrame(rows, columns=["member", "step", "epoch", "metric", "value"])
     div = backend.to_host(diverged_step)
+    diverged = div >= 0
     summary = pd.DataFrame({"member": np.arange(E)})
-    for name, values in last_metrics.items():
-        summary[f"final_{name}"] = values
-    summary["diverged"] = div >= 0
+    for name, values in final.items():
+        summary[f"final_{name}"] = np.where(diverged, np.nan, values)
+    if "lr" in final:  # the rate a diverged member last trained with is known: keep it
+        last_lr = lr_table[np.maximum(div, 1) - 1, np.arange(E)]
+        summary["final_lr"] = np.where(diverged, last_lr, final["lr"])
+    summary["diverged"] = diverged
     summary["diverged_step"] = div
     summary["collapsed"] = collapsed_step >= 0
     summary["collapsed_step"] = collapsed_step

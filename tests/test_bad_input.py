@@ -1,5 +1,7 @@
 """Bad input gets a clear error that names the parameter, before any compute."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -47,3 +49,16 @@ def test_an_image_too_small_for_the_pools_is_refused():
 def test_ensemble_of_size_zero_is_refused():
     with pytest.raises(ValueError, match="at least 1"):
         build_model("mlp", (1, 8, 8), 10).init([])
+
+
+def test_a_relative_out_dir_is_the_repository_s_folder_wherever_the_notebook_runs(
+    tmp_path, monkeypatch
+):
+    """JupyterLab runs a notebook from notebooks/: its figures still go to the repository's
+    figures/ folder, as under make."""
+    from largebatch_sim.report.notebook import resolve_out_dir
+
+    root = Path(__file__).parents[1]
+    monkeypatch.chdir(root / "notebooks")
+    assert resolve_out_dir("figures") == root / "figures"
+    assert resolve_out_dir(tmp_path) == tmp_path

@@ -188,7 +188,7 @@ def test_batch_not_divisible_by_chunks_raises():
         layer.backward(np.ones((E, 8, 3)))
     with pytest.raises(ValueError, match="grad_chunks"):
         layer.set_grad_chunks(0)
-    with pytest.raises(ValueError, match=r"batch \(10\).*noise_chunks \(3\)"):
+    with pytest.raises(ValueError, match=r"noise_chunks must be a divisor of batch \(10\).*got 3"):
         RunConfig(batch=10, noise_chunks=3)
     with pytest.raises(ValueError, match="noise_chunks"):
         RunConfig(batch=10, noise_chunks=1)

@@ -60,7 +60,7 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         sweep(configs, cache, progress=False)
     assert cache.load(configs[0]) is not None and cache.load(configs[1]) is None
-    assert not [p for p in tmp_path.iterdir() if p.suffix != ".pkl"]  # no partial files
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".pkl"]
 
     monkeypatch.setattr(run_sweep, "run_ensemble", real)
     calls = _count_ensembles(monkeypatch)
@@ -179,5 +179,21 @@ def test_fresh_samples_draw_new_batches_from_the_process(tmp_path, monkeypatch):
 
 
 def test_fresh_samples_need_a_synthetic_set():
-    with pytest.raises(ValueError, match="synthetic data set"):
+    with pytest.raises(ValueError, match="fresh_samples must be False.*synthetic sets"):
         RunConfig(data="mnist1d", fresh_samples=True)
+
+
+def test_the_cache_lists_and_prunes_by_code_version_and_age(tmp_path):
+    """Runs of another version of the training code are never read again: ``prune`` removes
+    them (and, on request, runs older than a number of days), keeping the current ones."""
+    cache = ResultCache(tmp_path)
+    (result,) = sweep([TINY], cache, progress=False)
+    stale = tmp_path / "0123456789ab" / "old.pkl"
+    stale.parent.mkdir()
+    stale.write_bytes(b"x")
+    table = cache.versions()
+    assert list(table["current"]) == [False, True] and list(table["runs"]) == [1, 1]
+    assert cache.prune(other_versions=True) == 1
+    assert not stale.parent.exists() and cache.load(TINY) is not None
+    assert cache.prune(older_than_days=1) == 0
+    assert cache.prune(older_than_days=0) == 1 and cache.versions().empty

@@ -1,4 +1,4 @@
-"""The CuPy path equals the NumPy path (DESIGN.md, "Tests"): layers, losses, optimizers,
+"""The CuPy path equals the NumPy path (docs/DESIGN.md, "Tests"): layers, losses, optimizers,
 instruments, the sampler and whole training runs, in float64 (and one run in float32).
 
 Each check builds the same thing twice, once per backend, from the same host numbers

@@ -142,3 +142,46 @@ def test_a_member_stuck_at_chance_is_recorded_as_collapsed():
     collapsed = result.summary.set_index("member")
     assert collapsed.loc[0, "collapsed"] and collapsed.loc[0, "collapsed_step"] == 15
     assert not collapsed.loc[1, "collapsed"] and not collapsed.loc[0, "diverged"]
+
+
+def test_diverged_step_is_the_step_of_the_loss_trace_that_gave_it_away():
+    """Counted from 1 as the history and the loss trace count, the diverged step is the first
+    whose loss is non-finite or above divergence_factor times the first loss; the rate it
+    trained with is kept as final_lr."""
+    config = replace(TINY, lr=1e4, scaling="none", trace_loss=True)
+    (bad,) = run_ensemble([config], progress=False)
+    trace = bad.instruments["loss_trace"].set_index("step").value
+    first_bad = trace.index[
+        ~np.isfinite(trace) | (trace > config.divergence_factor * trace.iloc[0])
+    ]
+    assert bad.summary["diverged_step"] == first_bad[0]
+    assert (bad.history.step < first_bad[0]).all()  # no row after the member diverged
+    assert bad.summary["final_lr"] == pytest.approx(1e4)
+
+
+def test_a_collapsed_member_is_frozen_and_keeps_its_metrics_at_the_collapse():
+    """A stuck-at-chance member stops training at the evaluation that declares the collapse:
+    its history ends there, and its final metrics are those of that evaluation."""
+    layer = Linear(64, 10)
+    model = Sequential([layer]).init([0, 1])
+    layer.params["w"][1] = 0  # member 1 outputs zeros: loss ln 10, chance accuracy, forever
+    layer.params["b"][1] = 0
+    x = np.random.default_rng(0).normal(size=(256, 64)).astype(np.float32)
+    y = np.arange(256) % 10
+    lr = np.array([[0.1, 0.0]] * 40)  # member 1 never moves
+    result = train.train(model, SGD(), lr, BatchSampler(x, y, 32), eval_every=4, progress=False)
+    summary = result.summary.set_index("member")
+    assert summary.loc[1, "collapsed"] and not summary.loc[0, "collapsed"]
+    collapsed_at = summary.loc[1, "collapsed_step"]
+    assert result.history.query("member == 1").step.max() == collapsed_at
+    assert result.history.query("member == 0").step.max() == 40
+    assert np.isfinite(summary.loc[1, "final_train_loss"])
+
+
+def test_training_stops_when_no_member_is_left(recwarn):
+    """Every member diverged: the loop ends at the next evaluation, with no warning."""
+    configs = [replace(TINY, lr=lr, scaling="none", epochs=20, evals=20) for lr in (1e4, 1e5)]
+    results = run_ensemble(configs, progress=False)
+    assert all(r.diverged for r in results)
+    assert not [w for w in recwarn if "largebatch_sim" in str(w.filename)]
+    assert all(r.summary["final_lr"] > 0 for r in results)

@@ -36,7 +36,7 @@ def best_per_batch(curves: pd.DataFrame, targets: Mapping[str, Sequence[float]])
 
     ``curves`` as in the module docstring (a missing ``task`` column is read as one task named
     by the single key of ``targets``). Ties go to the lower rate. ``lr_at_grid_edge`` flags a
-    best rate at the lowest or highest rate tried (DESIGN.md, Grids)."""
+    best rate at the lowest or highest rate tried (docs/DESIGN.md, "Grids")."""
     if "task" not in curves:
         (only,) = targets
         curves = curves.assign(task=only)

@@ -1,9 +1,9 @@
 """The best learning rate of each cell of a grid, and grids extended off their edges.
 
-DESIGN.md, "Grids": a best rate at the edge of its grid is not a best rate; the grid is extended
-by an octave in that direction (up to a stated cap) and the cap is said where it is reached. The
-same holds for a stability threshold: a row where every tried rate is stable has its threshold
-above the grid, one where the smallest rate already fails has it below.
+docs/DESIGN.md, "Grids": a best rate at the edge of its grid is not a best rate; the grid is
+extended by an octave in that direction (up to a stated cap) and the cap is said where it is
+reached. The same holds for a stability threshold: a row where every tried rate is stable has its
+threshold above the grid, one where the smallest rate already fails has it below.
 
 ``best_rates`` reads a tidy frame (one row per run: the grouping columns, ``lr`` and the value,
 NaN for a failed run); ``extensions`` says which rates to try next; ``tune`` runs that loop

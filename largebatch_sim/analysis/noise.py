@@ -2,8 +2,8 @@
 Training", arXiv 1812.06162): B_simple from two batch sizes, and B_noise from Hessian-vector
 products.
 
-Notation (PAPERS.md, section M): g_i is the gradient of example i's loss, G = E_i[g_i] the true
-gradient, Sigma = Cov_i[g_i] the per-example covariance, H the Hessian of the mean loss.
+Notation (TARGETS.md, McCandlish et al.): g_i is the gradient of example i's loss, G = E_i[g_i] the
+true gradient, Sigma = Cov_i[g_i] the per-example covariance, H the Hessian of the mean loss.
 
     B_simple = tr(Sigma) / |G|^2,        B_noise = tr(H Sigma) / (G^T H G).
 

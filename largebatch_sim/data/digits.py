@@ -2,7 +2,7 @@
 
 Nothing is downloaded: ``sklearn.datasets.load_digits`` reads a file inside the package. The
 set is small (1437 training examples), so it serves the tour and quick checks; batch sweeps use
-MNIST-1D (DESIGN.md, "Data sizes").
+MNIST-1D (docs/DESIGN.md, "Data sizes").
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ def load_mnist1d(
 
     ``num_samples`` (a multiple of 10: ``make_dataset`` draws num_samples / 10 per class) is
     split into ``int(num_samples * train_split)`` training examples and the rest for testing:
-    the default 20480 gives 16384 + 4096 (DESIGN.md: batch sweeps use >= 20480). ``cache``
+    the default 20480 gives 16384 + 4096 (docs/DESIGN.md: batch sweeps use >= 20480). ``cache``
     reads and writes the on-disk cache (``cache_root`` overrides its folder).
     """
     if not isinstance(num_samples, int | np.integer) or num_samples < 10 or num_samples % 10:

@@ -47,14 +47,14 @@ class Dropout(Layer):
     Backward: dx = dout * m / (1 - p). In evaluation mode (``layer.eval()``) or with p = 0
     it is the identity, so no rescaling is needed at test time.
 
-    The masks are drawn on the device, from a generator of the array module (``numpy.random``
-    or ``cupy.random``) seeded at ``init`` from the members' host Generators, so a run is
-    reproducible on one backend. Dropout masks are the one randomness in the library that
-    comes from the device rather than a host NumPy Generator (DESIGN.md): runs with dropout
-    are not bit-equal across backends, nor is a member of an ensemble equal to the same
-    member trained alone; equality tests run with dropout off. Every element draws its own
-    mask, so the members of an ensemble drop different units (an input shared by all
-    members, leading axis 1, shares its mask).
+    The masks are drawn on the device, from a generator of the array module (``numpy.random`` or
+    ``cupy.random``) seeded at ``init`` from the members' host Generators, so a run is reproducible
+    on one backend. Dropout masks are the one randomness in the library that comes from the device
+    rather than a host NumPy Generator (docs/DESIGN.md, "Randomness"): runs with dropout are not
+    bit-equal across backends, nor is a member of an ensemble equal to the same member trained
+    alone; equality tests run with dropout off. Every element draws its own mask, so the members of
+    an ensemble drop different units (an input shared by all members, leading axis 1, shares its
+    mask).
     """
 
     def __init__(self, p: float = 0.5, name: str = "dropout") -> None:

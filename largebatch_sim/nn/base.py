@@ -1,6 +1,6 @@
 """The layer protocol and the sequential container.
 
-Every array carries a leading ensemble axis E (DESIGN.md): inputs are (E, B, ...), every
+Every array carries a leading ensemble axis E (docs/DESIGN.md): inputs are (E, B, ...), every
 parameter is (E, ...). A layer
 
 - keeps its parameters in ``params`` and, after ``backward``, their gradients in ``grads``,

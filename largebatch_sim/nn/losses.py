@@ -2,7 +2,7 @@
 
 Every function takes (E, B, ...) predictions and returns arrays with a leading ensemble axis,
 on the device, without a host synchronisation. Losses are means over the global batch B, so
-the returned gradient already carries the 1/B (DESIGN.md: the loss is normalised by the
+the returned gradient already carries the 1/B (docs/DESIGN.md: the loss is normalised by the
 global batch, whatever the number of simulated workers).
 """
 

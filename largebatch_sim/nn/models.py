@@ -1,4 +1,4 @@
-"""Model builders: the miniature MLP, AlexNet (LRN and BN) and ResNet of DESIGN.md.
+"""Model builders: the miniature MLP, AlexNet (LRN and BN) and ResNet of docs/DESIGN.md.
 
 Each builder returns an uninitialised ``Sequential``; the caller draws the ensemble with
 ``model.init(seeds, dtype)``. Inputs are (E, B, C, H, W) with in_shape = (C, H, W):
@@ -85,7 +85,7 @@ def alexnet_mini(
     dropout: float = 0.5,
     width: float = 1.0,
 ) -> Sequential:
-    """AlexNet in miniature, as in DESIGN.md, with LRN (You et al.'s "AlexNet") or BN.
+    """AlexNet in miniature (docs/DESIGN.md, "The models"), with LRN (You et al.'s "AlexNet") or BN.
 
     conv1 16 k5 p2, ReLU, LRN, maxpool 2 -> conv2 32 k5 p2, ReLU, LRN, maxpool 2 ->
     conv3 48 k3 p1, ReLU -> conv4 48 k3 p1, ReLU -> conv5 32 k3 p1, ReLU, maxpool 2 ->
@@ -167,7 +167,7 @@ def cnn_mini(
     channels: int = 16,
     width: float = 1.0,
 ) -> Sequential:
-    """The small BN CNN of PAPERS.md's calibration, cheap enough for batch sweeps on a CPU.
+    """The small BN CNN of TARGETS.md's calibration notes, cheap enough for batch sweeps on a CPU.
 
     conv1 ``channels`` k5 p2 -> conv2 k3 stride 2 p1 -> conv3 k3 stride 2 p1, each without bias
     and followed by BatchNorm (bn1..bn3, per worker) and ReLU -> fc ``classes`` (bias 0).

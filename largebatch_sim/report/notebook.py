@@ -22,7 +22,8 @@ def setup(
     """Validate the parameters cell, select the backend, set the plot style.
 
     ``sizes`` maps each profile to that notebook's sizes (epochs, grids, ...); the chosen
-    profile's entry is returned, with ``out_dir`` (created) and ``backend`` added.
+    profile's entry is returned, with ``out_dir`` (created, see ``resolve_out_dir``) and
+    ``backend`` added.
     """
     if profile not in PROFILES:
         raise ValueError(f"parameter 'profile' must be one of {PROFILES}, got {profile!r}")
@@ -38,6 +39,17 @@ def setup(
         raise ValueError(f"the notebook's sizes must define every profile {PROFILES}")
     backend.set_backend(backend_name)
     set_style()
-    out = Path(out_dir)
+    out = resolve_out_dir(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return {**sizes[profile], "out_dir": out, "backend": backend.backend_name()}
+
+
+def resolve_out_dir(out_dir: str | Path) -> Path:
+    """A relative ``out_dir`` is read from the repository's root when the package runs from a
+    checkout, so a notebook run from JupyterLab (whose working folder is ``notebooks/``) writes
+    where ``make figures`` writes, never into ``notebooks/figures``; elsewhere (an installed
+    package), from the working folder."""
+    out = Path(out_dir)
+    root = Path(__file__).parents[2]
+    in_checkout = (root / "pyproject.toml").is_file() and (root / "notebooks").is_dir()
+    return root / out if in_checkout and not out.is_absolute() else out

@@ -7,8 +7,11 @@ import hashlib
 import json
 import os
 import pickle
+import time
 from functools import cache
 from pathlib import Path
+
+import pandas as pd
 
 from ..atomic import atomic_write
 from .config import RunConfig
@@ -94,7 +97,9 @@ def cache_key(config: RunConfig) -> str:
 
 
 class ResultCache:
-    """Results on disk, one pickle per run, keyed by config and code version.
+    """Results on disk, one pickle per run, keyed by config and code version:
+    ``<root>/<code version>/<key>.pkl``, so the runs of an older version of the training code
+    (never read again) can be listed and pruned together.
 
     Writes are atomic, so two processes filling the same cache corrupt nothing (the last
     complete write wins) and an interrupted run leaves no partial file.
@@ -105,7 +110,7 @@ class ResultCache:
         self.root = Path(root) if root is not None else default / "runs"
 
     def path(self, config: RunConfig) -> Path:
-        return self.root / f"{cache_key(config)}.pkl"
+        return self.root / code_version() / f"{cache_key(config)}.pkl"
 
     def load(self, config: RunConfig) -> RunResult | None:
         path = self.path(config)
@@ -116,3 +121,38 @@ class ResultCache:
 
     def store(self, result: RunResult) -> None:
         atomic_write(self.path(result.config), lambda f: pickle.dump(result, f))
+
+    def versions(self) -> pd.DataFrame:
+        """One row per code version in the cache: runs, MiB, the newest run's date, and
+        whether it is the current code's (the only one that is read)."""
+        rows = []
+        for folder in sorted(p for p in self.root.glob("*") if p.is_dir()):
+            files = list(folder.glob("*.pkl"))
+            if files:
+                stats = [f.stat() for f in files]
+                rows.append(
+                    {
+                        "code version": folder.name,
+                        "current": folder.name == code_version(),
+                        "runs": len(files),
+                        "MiB": round(sum(s.st_size for s in stats) / 2**20, 1),
+                        "newest": pd.Timestamp(max(s.st_mtime for s in stats), unit="s").floor("s"),
+                    }
+                )
+        return pd.DataFrame(rows, columns=["code version", "current", "runs", "MiB", "newest"])
+
+    def prune(self, other_versions: bool = False, older_than_days: float | None = None) -> int:
+        """Remove the runs of other code versions and/or those older than ``older_than_days``;
+        returns how many were removed."""
+        cutoff = None if older_than_days is None else time.time() - older_than_days * 86400
+        removed = 0
+        for path in self.root.glob("*/*.pkl"):
+            stale = other_versions and path.parent.name != code_version()
+            old = cutoff is not None and path.stat().st_mtime < cutoff
+            if stale or old:
+                path.unlink()
+                removed += 1
+        for folder in self.root.glob("*"):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        return removed

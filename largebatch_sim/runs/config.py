@@ -7,16 +7,23 @@ size included, so they can train together as one ensemble (``group_key``).
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..data import DATASETS
-from ..data.registry import SYNTHETIC
+from ..data.registry import GENERATED, SYNTHETIC, TRAIN_FRACTION
 from ..data.sampler import WORKER_SHUFFLES
 from ..nn.models import MODELS
-from ..optim.lars import ZERO_NORM_RATIOS
+from ..optim.lars import DENOMINATORS, ZERO_NORM_RATIOS
+from ..validate import (
+    ParameterError,
+    check_bool,
+    check_choice,
+    check_integer,
+    check_number,
+    check_sequence,
+)
 
 SCALING_RULES = ("none", "linear", "sqrt", "legw")
 SCHEDULES = ("constant", "step", "poly", "cosine")
@@ -106,85 +113,65 @@ class RunConfig:
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
-        _check_choice("data", self.data, DATASETS)
-        _check_choice("model", self.model, MODELS)
-        _check_choice("scaling", self.scaling, SCALING_RULES)
-        _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_choice("warmup", self.warmup, WARMUPS)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_choice("dtype", self.dtype, DTYPES)
-        _check_choice("lars_zero_norm_ratio", self.lars_zero_norm_ratio, ZERO_NORM_RATIOS)
-        _check_choice("loss_normalizer", self.loss_normalizer, LOSS_NORMALIZERS)
-        _check_choice("worker_shuffle", self.worker_shuffle, WORKER_SHUFFLES)
-        for name in ("no_weight_decay_on", "no_adaptation_on"):
-            for kind in getattr(self, name):
-                _check_choice(name, kind, KINDS)
-        for name in ("lr", "momentum", "weight_decay", "warmup_epochs", "trust_coefficient"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if self.warmup_start is not None and not (
-            math.isfinite(self.warmup_start) and self.warmup_start >= 0
-        ):
-            raise ValueError(f"warmup_start must be finite and >= 0, got {self.warmup_start!r}")
-        for name in ("batch", "workers", "base_batch", "evals"):
-            value = getattr(self, name)
-            if not (isinstance(value, int) and value >= 1):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        """Check every field before any compute (``ParameterError`` names the field); sequences
+        may come as lists or arrays and are stored as tuples, so configs stay hashable."""
+        canonical = {f.name: _CHECKS[f.name](f.name, getattr(self, f.name)) for f in _FIELDS}
+        for name, value in canonical.items():
+            object.__setattr__(self, name, value)
+        self._check_relations()
+
+    def _check_relations(self) -> None:
+        """The rules that tie fields together."""
         if self.batch % self.workers:
-            raise ValueError(
-                f"batch ({self.batch}) must be divisible by workers ({self.workers}): "
-                "each worker holds batch / workers examples"
-            )
-        if not (isinstance(self.noise_chunks, int) and self.noise_chunks >= 0):
-            raise ValueError(
-                f"noise_chunks must be 0 (off) or an int >= 2, got {self.noise_chunks!r}"
-            )
-        if self.noise_chunks == 1:
-            raise ValueError(
-                "noise_chunks must be 0 (off) or >= 2: with 1 chunk B_small = B_big and the "
-                "noise scale is undefined"
+            raise ParameterError(
+                "batch",
+                self.batch,
+                f"divisible by workers ({self.workers}): each worker holds "
+                "batch / workers examples",
             )
         if self.noise_chunks and self.batch % self.noise_chunks:
-            raise ValueError(
-                f"batch ({self.batch}) must be divisible by noise_chunks ({self.noise_chunks}): "
-                "the noise-scale instrument splits the batch into chunks of batch / noise_chunks"
+            raise ParameterError(
+                "noise_chunks",
+                self.noise_chunks,
+                f"a divisor of batch ({self.batch}): the "
+                "noise-scale instrument splits the batch into chunks of batch / noise_chunks",
             )
-        if not (
-            isinstance(self.precise_bn_examples, int)
-            and not isinstance(self.precise_bn_examples, bool)
-            and self.precise_bn_examples >= 0
-        ):
-            raise ValueError(
-                f"precise_bn_examples must be 0 (off) or a positive integer, got "
-                f"{self.precise_bn_examples!r}"
+        if self.data_size is not None and self.data not in GENERATED:
+            raise ParameterError(
+                "data_size",
+                self.data_size,
+                f"None for {self.data!r}: only the generated sets "
+                f"{GENERATED} have a size to choose",
             )
-        if not (isinstance(self.noise_every, int) and self.noise_every >= 1):
-            raise ValueError(f"noise_every must be a positive integer, got {self.noise_every!r}")
-        if not (math.isfinite(self.epochs) and self.epochs > 0):
-            raise ValueError(f"epochs must be a positive number, got {self.epochs!r}")
-        for name in ("loss_scale", "width"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        train_examples = None if self.data_size is None else int(self.data_size * TRAIN_FRACTION)
+        if train_examples is not None and not self.fresh_samples and self.batch > train_examples:
+            raise ParameterError(
+                "batch",
+                self.batch,
+                f"at most the {train_examples} training examples of data_size {self.data_size}",
+            )
         if self.fresh_samples and self.data not in SYNTHETIC:
-            raise ValueError(
-                f"fresh_samples needs a synthetic data set {SYNTHETIC}, not {self.data!r}: "
-                "a fixed set has no process to draw from"
+            raise ParameterError(
+                "fresh_samples",
+                True,
+                f"False for {self.data!r}: only the synthetic sets "
+                f"{SYNTHETIC} have a process to draw new samples from",
             )
         if self.fresh_samples and self.worker_shuffle != "shared":
-            raise ValueError("fresh_samples draws new batches: worker_shuffle does not apply")
-        if self.width != 1 and self.model not in WIDTH_MODELS:
-            raise ValueError(
-                f"width scales cnn_bn and the AlexNets only; model {self.model!r} needs width=1"
+            raise ParameterError(
+                "worker_shuffle",
+                self.worker_shuffle,
+                "'shared' with fresh_samples (new batches are drawn, nothing is shuffled)",
             )
-        if self.momentum >= 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if any(not 0 < m < 1 for m in self.milestones):
-            raise ValueError(
-                f"milestones are fractions of training in (0, 1), got {self.milestones}"
+        if self.width != 1 and self.model not in WIDTH_MODELS:
+            raise ParameterError(
+                "width", self.width, f"1 for model {self.model!r} (width scales {WIDTH_MODELS})"
+            )
+        if list(self.milestones) != sorted(set(self.milestones)):
+            raise ParameterError("milestones", self.milestones, "increasing fractions of training")
+        if self.warmup != "none" and self.warmup_epochs >= self.epochs:
+            raise ParameterError(
+                "warmup_epochs", self.warmup_epochs, f"shorter than training ({self.epochs} epochs)"
             )
 
     @property
@@ -196,9 +183,81 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
-def _check_choice(name: str, value: Any, accepted: Sequence[str]) -> None:
-    if value not in accepted:
-        raise ValueError(f"{name} must be one of {tuple(accepted)}, got {value!r}")
+def _optional(check: Callable[..., Any]) -> Callable[[str, Any], Any]:
+    return lambda name, value: None if value is None else check(name, value)
+
+
+def _choice(accepted: Sequence[Any]) -> Callable[[str, Any], Any]:
+    return lambda name, value: check_choice(name, value, accepted)
+
+
+def _kinds(name: str, value: Any) -> tuple[str, ...]:
+    return check_sequence(name, value, _choice(KINDS))
+
+
+def _at_least(low: int) -> Callable[[str, Any], int]:
+    return lambda name, value: check_integer(name, value, low=low)
+
+
+def _number(**bounds: Any) -> Callable[[str, Any], float]:
+    return lambda name, value: check_number(name, value, **bounds)
+
+
+def _noise_chunks(name: str, value: Any) -> int:
+    chunks = check_integer(name, value, low=0)
+    if chunks == 1:  # B_small = B_big: the noise scale is undefined
+        raise ParameterError(name, value, "0 (off) or at least 2")
+    return chunks
+
+
+_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "data": _choice(DATASETS),
+    "data_size": _optional(_at_least(2)),
+    "fresh_samples": check_bool,
+    "model": _choice(MODELS),
+    "batch": _at_least(1),
+    "workers": _at_least(1),
+    "lr": _number(low=0),
+    "base_batch": _at_least(1),
+    "scaling": _choice(SCALING_RULES),
+    "schedule": _choice(SCHEDULES),
+    "milestones": lambda name, value: check_sequence(
+        name, value, _number(low=0, high=1, low_open=True, high_open=True)
+    ),
+    "warmup": _choice(WARMUPS),
+    "warmup_epochs": _number(low=0),
+    "warmup_start": _optional(_number(low=0)),
+    "epochs": _number(low=0, low_open=True),
+    "optimizer": _choice(OPTIMIZERS),
+    "momentum": _number(low=0, high=1, high_open=True),
+    "nesterov": check_bool,
+    "weight_decay": _number(low=0),
+    "no_weight_decay_on": _kinds,
+    "lr_in_momentum": _optional(check_bool),
+    "trust_coefficient": _number(low=0),
+    "lars_denominator": _choice(DENOMINATORS),
+    "lars_clip": check_bool,
+    "lars_zero_norm_ratio": _choice(ZERO_NORM_RATIOS),
+    "no_adaptation_on": _kinds,
+    "momentum_correction": check_bool,
+    "loss_scale": _number(low=0, low_open=True),
+    "loss_normalizer": _choice(LOSS_NORMALIZERS),
+    "worker_shuffle": _choice(WORKER_SHUFFLES),
+    "width": _number(low=0, low_open=True),
+    "dropout": _number(low=0, high=1, high_open=True),
+    "zero_init_last_bn": check_bool,
+    "seed": _at_least(0),
+    "data_seed": _at_least(0),
+    "norm_ratio_steps": lambda name, value: check_sequence(name, value, _at_least(0)),
+    "noise_chunks": _noise_chunks,
+    "noise_every": _at_least(1),
+    "evals": _at_least(1),
+    "precise_bn_examples": _at_least(0),
+    "trace_loss": check_bool,
+    "divergence_factor": _number(low=1, low_open=True),
+    "dtype": _choice(DTYPES),
+}
+_FIELDS = dataclasses.fields(RunConfig)
 
 
 def group_key(config: RunConfig) -> RunConfig:

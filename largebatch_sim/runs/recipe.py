@@ -30,10 +30,22 @@ def _dataset(name: str, size: int | None, seed: int) -> Any:
     return load_dataset(name, **kwargs)
 
 
+def peak_lr(config: RunConfig, lr: Any) -> Any:
+    """The rate after warmup at the config's batch: ``lr`` scaled from the base batch."""
+    rule = "sqrt" if config.scaling == "legw" else config.scaling
+    return schedules.scale_lr(lr, config.batch, config.base_batch, rule)
+
+
+def warmup_epochs(config: RunConfig) -> float:
+    """Warmup length in epochs; LEGW stretches it by k = B / B0."""
+    if config.warmup == "none":
+        return 0.0
+    return config.warmup_epochs * (config.k if config.scaling == "legw" else 1)
+
+
 def build_schedule(config: RunConfig, lr: Any, steps_per_epoch: int) -> schedules.Schedule:
     """The learning rate of every step: scaling rule, decay, then warmup, as in the config."""
-    rule = "sqrt" if config.scaling == "legw" else config.scaling
-    peak = schedules.scale_lr(lr, config.batch, config.base_batch, rule)
+    peak = peak_lr(config, lr)
     total = max(1, round(config.epochs * steps_per_epoch))
     if config.schedule == "constant":
         main = schedules.constant(peak)
@@ -44,12 +56,33 @@ def build_schedule(config: RunConfig, lr: Any, steps_per_epoch: int) -> schedule
         main = schedules.poly(peak, total, power=2.0)
     else:
         main = schedules.cosine(peak, total)
-    warmup_epochs = config.warmup_epochs * (config.k if config.scaling == "legw" else 1)
-    warmup_steps = round(warmup_epochs * steps_per_epoch)
-    if config.warmup == "none" or warmup_steps == 0:
+    warmup_steps = round(warmup_epochs(config) * steps_per_epoch)
+    if warmup_steps == 0:
         return main
     start = lr if config.warmup_start is None else config.warmup_start
     return schedules.warmup(main, config.warmup, warmup_steps, start=start)
+
+
+def describe_schedule(config: RunConfig) -> str:
+    """The rate a run trains with, in words and numbers, e.g. "lr 0.1 at batch 32, linear
+    scaling -> 0.8 at batch 256, gradual warmup over 2 epochs from 0.1, step decay x0.1 at
+    50%, 75% of 10 epochs"."""
+    peak = float(peak_lr(config, config.lr))
+    parts = [f"lr {config.lr:g} at batch {config.base_batch}"]
+    if config.scaling == "none" or config.batch == config.base_batch:
+        parts[0] += f", used as is at batch {config.batch}"
+    else:
+        parts.append(f"{config.scaling} scaling -> {peak:g} at batch {config.batch}")
+    if warmup_epochs(config):
+        start = config.lr if config.warmup_start is None else config.warmup_start
+        parts.append(f"{config.warmup} warmup over {warmup_epochs(config):g} epochs from {start:g}")
+    decay = {
+        "constant": "then constant",
+        "step": "step decay x0.1 at " + ", ".join(f"{m:.0%}" for m in config.milestones),
+        "poly": "polynomial decay (power 2) to 0",
+        "cosine": "cosine decay to 0",
+    }[config.schedule]
+    return ", ".join(parts) + f", {decay} over {config.epochs:g} epochs"
 
 
 def build_optimizer(config: RunConfig) -> Any:

@@ -23,7 +23,7 @@ class Target:
     """One reproduction target: what the paper claims and how we decide whether we see it."""
 
     id: str
-    source: str  # the paper and its table or figure
+    source: str  # the paper and its table or figure, "paper: section"
     claim: str  # the phenomenon, in one sentence
     paper: str  # the paper's numbers (or "qualitative")
     metric: str  # what we compute from our runs, and from which runs
@@ -42,7 +42,7 @@ def family(paper: str, notebook: str) -> Callable[..., Target]:
     def target(
         id: str, section: str, claim: str, numbers: str, metric: str, criterion: Criterion
     ) -> Target:
-        return Target(id, f"{paper}, {section}", claim, numbers, metric, criterion, notebook)
+        return Target(id, f"{paper}: {section}", claim, numbers, metric, criterion, notebook)
 
     return target
 
@@ -121,14 +121,14 @@ def render_markdown(targets: Iterable[Target] | None = None) -> str:
     ]
     source = None
     for t in targets:
-        paper = t.source.split(",")[0]
+        paper, section = t.source.split(": ", 1)
         if paper != source:
             lines += [f"## {paper}", ""]
             source = paper
         lines += [
             f'<a id="{t.id.lower()}"></a>',
             "",
-            f"### {t.id}: {t.source.split(',', 1)[-1].strip()}",
+            f"### {t.id}: {section}",
             "",
             f"- **Claim.** {t.claim}",
             f"- **Paper.** {t.paper}",
