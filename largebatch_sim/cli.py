@@ -19,7 +19,8 @@ import dataclasses
 import itertools
 import sys
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -27,6 +28,7 @@ from . import backend
 from .atomic import atomic_write_text
 from .data import DATASETS, GENERATED, load_dataset
 from .runs import ENSEMBLE_FIELDS, ResultCache, RunConfig, run_ensemble, sweep
+from .runs.config import read_config_file
 from .runs.recipe import describe_schedule
 from .validate import check_number, check_output_path
 
@@ -122,7 +124,9 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, **kwargs)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(config_file: Mapping[str, Any] | None = None) -> argparse.ArgumentParser:
+    """The ``lbsim`` parser; ``config_file``'s values become the defaults of ``train``'s options
+    (so flags on the command line override the file)."""
     parser = argparse.ArgumentParser(
         prog="lbsim", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -130,6 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train one run, or an ensemble over --lr and --seed")
     _add_config_options(train)
+    train.add_argument(
+        "--config", metavar="FILE", help="a .toml or .json file of RunConfig fields (flags win)"
+    )
+    if config_file:
+        train.set_defaults(  # the ensemble fields' options hold lists
+            **{
+                k: [v] if k in ENSEMBLE_FIELDS and not isinstance(v, list) else v
+                for k, v in config_file.items()
+            }
+        )
     train.add_argument(
         "--cache", metavar="DIR", help="the result cache's folder (default: $LBSIM_CACHE/runs)"
     )
@@ -158,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "config", None):
+            args = build_parser(read_config_file(args.config)).parse_args(argv)
         backend.set_backend(args.backend)
         if args.command == "cache":
             return _cache_command(args)

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from largebatch_sim import cli
@@ -113,3 +115,30 @@ def test_a_bad_argument_is_one_line_with_status_2_before_training(
     assert main([*SMALL, *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("lbsim: error: " + parameter) and err.count("\n") == 1
+
+
+def test_a_config_file_sets_the_options_and_flags_override_it(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text('data = "digits"\nmodel = "mlp"\nbatch = 64\nlr = [0.02, 0.04]\nepochs = 1\n')
+    assert main(["train", "--config", str(config), "--batch", "128", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "mlp on digits, batch 128" in out and "lr 0.04 at batch 32" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "suffix", "message"),
+    [
+        ("batch = 64\nbatchsize = 3\n", ".toml", r"config must be a file of RunConfig fields"),
+        ("batch = [", ".toml", "config must be a readable .toml file"),
+        ('{"momentum": 1.5}', ".json", r"momentum must be a finite number in \[0, 1\)"),
+        ("batch: 64", ".yaml", r"config must be a \.toml or \.json file"),
+    ],
+)
+def test_a_bad_config_file_is_one_line_before_training(
+    text, suffix, message, tmp_path, capsys, no_training
+):
+    config = tmp_path / f"run{suffix}"
+    config.write_text(text)
+    assert main(["train", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err) and err.count("\n") == 1

@@ -183,6 +183,27 @@ def test_notebook_runs_with_smoke_profile(notebook, tmp_path, monkeypatch):
     if TARGETS[notebook.stem]:
         scores = pd.read_csv(out / "summary.csv")
         assert set(TARGETS[notebook.stem]) <= set(scores.target)
+    assert not warnings_from_the_project(tmp_path / notebook.name)
+
+
+def warnings_from_the_project(executed: Path) -> list[str]:
+    """Warnings that the project's own code printed into the executed notebook's outputs."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    texts = [
+        output.get("text", "")
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.get("name") == "stderr"
+    ]
+    return [
+        line
+        for text in texts
+        for line in text.splitlines()
+        if "Warning" in line and "largebatch_sim" in line
+    ]
 
 
 def test_every_notebook_is_declared():

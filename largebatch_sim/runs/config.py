@@ -7,8 +7,11 @@ size included, so they can train together as one ensemble (``group_key``).
 from __future__ import annotations
 
 import dataclasses
+import json
+import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..data import DATASETS
@@ -258,6 +261,30 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "dtype": _choice(DTYPES),
 }
 _FIELDS = dataclasses.fields(RunConfig)
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """RunConfig fields from a TOML or JSON file (``lr`` and ``seed`` may be lists: an
+    ensemble). Unknown keys are refused; the values are checked when the configs are built."""
+    path = Path(path)
+    if path.suffix not in (".toml", ".json"):
+        raise ParameterError("config", str(path), "a .toml or .json file")
+    if not path.is_file():
+        raise ParameterError("config", str(path), "an existing file")
+    try:
+        text = path.read_text()
+        values = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ParameterError(
+            "config", str(path), f"a readable {path.suffix} file ({error})"
+        ) from None
+    if not isinstance(values, dict):
+        raise ParameterError("config", str(path), "a table of RunConfig fields")
+    fields = {f.name for f in _FIELDS}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise ParameterError("config", str(path), f"a file of RunConfig fields ({unknown} are not)")
+    return values
 
 
 def group_key(config: RunConfig) -> RunConfig:
