@@ -48,9 +48,9 @@ HELP = {
     "warmup_epochs": "warmup length in epochs",
     "warmup_start": "learning rate at the start of warmup (default: the unscaled --lr)",
     "epochs": "training length in epochs",
-    "optimizer": "sgd or lars (You et al. Algorithm 1)",
+    "optimizer": "sgd, lars (You et al. 2017, Algorithm 1), adamw or lamb (You et al. 2020)",
     "momentum": "momentum coefficient",
-    "nesterov": "Nesterov momentum (SGD)",
+    "nesterov": "Nesterov momentum (SGD, LARS)",
     "weight_decay": "L2 weight decay coefficient",
     "no_weight_decay_on": "parameter kinds excluded from weight decay",
     "lr_in_momentum": "learning rate inside the momentum buffer, v = m v + lr g "
@@ -60,7 +60,10 @@ HELP = {
     "lars_clip": "LARC clip mode: effective rate min(lr, local rate)",
     "lars_zero_norm_ratio": "LARS trust ratio where ||w|| = 0: 1 (moves at the global rate) or "
     "0 (the paper's literal formula: never moves)",
-    "no_adaptation_on": "parameter kinds excluded from LARS adaptation",
+    "no_adaptation_on": "parameter kinds excluded from the LARS / LAMB trust ratio",
+    "adam_b1": "AdamW / LAMB: decay of the first moment",
+    "adam_b2": "AdamW / LAMB: decay of the second moment",
+    "adam_eps": "AdamW / LAMB: epsilon added to sqrt(v_hat)",
     "momentum_correction": "with the lr inside the buffer, rescale it by lr_t / lr_{t-1} "
     "(Goyal remark 2)",
     "loss_scale": "multiply the loss's gradient, not the weight decay (Goyal remark 1)",

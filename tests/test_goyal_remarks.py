@@ -14,6 +14,7 @@ import pytest
 from largebatch_sim.data import BatchSampler
 from largebatch_sim.nn.losses import scaled_gradient, softmax_cross_entropy, worker_sum_loss
 from largebatch_sim.optim import SGD
+from largebatch_sim.optim.transforms import ScaleByLearningRate
 from largebatch_sim.runs import RunConfig, build_optimizer, gradient_scale, run_ensemble
 
 TINY = RunConfig(
@@ -93,7 +94,8 @@ def test_scaled_gradient_keeps_the_loss_and_scales_the_gradient():
 def test_momentum_correction_option_reaches_sgd(correction):
     config = dataclasses.replace(TINY, lr_in_momentum=True, momentum_correction=correction)
     optimizer = build_optimizer(config)
-    assert optimizer.lr_in_momentum and optimizer.momentum_correction is correction
+    rate, trace = optimizer.stages[1:]  # decay, then the rate inside the buffer
+    assert isinstance(rate, ScaleByLearningRate) and trace.correction is correction
 
 
 def test_without_correction_a_lr_jump_is_followed_slowly():

@@ -31,7 +31,7 @@ from largebatch_sim.nn.lrn import LocalResponseNorm
 from largebatch_sim.nn.models import build_model
 from largebatch_sim.nn.pool import AvgPool2d, GlobalAvgPool, MaxPool2d
 from largebatch_sim.nn.residual import BasicBlock
-from largebatch_sim.optim import LARS, SGD
+from largebatch_sim.optim import LAMB, LARS, SGD, AdamW
 from largebatch_sim.runs import RunConfig, run_ensemble
 
 pytestmark = [
@@ -307,11 +307,13 @@ def optimizer_run(make: Callable[[], Any], lr_form: str, masked: bool) -> Any:
         lr = backend.asarray(LRS[step]) if lr_form == "device" else float(LRS[step, 0])
         active = backend.asarray(ACTIVE[step]) if masked else None
         opt.step(params, grads, lr, kinds=KIND_OF, active=active)
-    out = {"params": params, "velocity": dict(opt.velocity)}
-    if isinstance(opt, LARS):
-        out |= {"local_lr": dict(opt.local_lr), "effective_lr": dict(opt.effective_lr)}
-    else:
-        out["prev_lr"] = opt.prev_lr
+    out = {"params": params, "prev_lr": opt.prev_lr}
+    if isinstance(opt, SGD | LARS):
+        out["velocity"] = dict(opt.velocity)
+    if isinstance(opt, LARS | LAMB):
+        out["local_lr"] = dict(opt.local_lr)
+    if isinstance(opt, AdamW | LAMB):
+        out |= {"mu": dict(opt.adam.mu), "nu": dict(opt.adam.nu), "count": dict(opt.adam.count)}
     return out
 
 
@@ -340,6 +342,9 @@ OPTIMIZERS = {
         exclude_from_weight_decay=("norm",),
     ),
     "lars-optax-no-wd": lambda: LARS(trust_coefficient=0.02, weight_decay=0.0, denominator="optax"),
+    "lars-nesterov": lambda: LARS(trust_coefficient=0.02, nesterov=True),
+    "adamw": lambda: AdamW(weight_decay=1e-2, exclude_from_weight_decay=("norm",)),
+    "lamb": lambda: LAMB(weight_decay=1e-2, exclude_from_adaptation=("bias", "norm")),
 }
 
 

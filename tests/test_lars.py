@@ -159,7 +159,7 @@ def test_zero_norm_ratio_is_checked():
 def test_a_zero_initialised_bn_beta_moves_only_with_the_new_default(ratio, moves):
     # the case the default is for: beta starts at 0 and has a gradient (here d loss / d y = 1)
     optimizer = build_optimizer(RunConfig(optimizer="lars", lars_zero_norm_ratio=ratio))
-    assert optimizer.zero_norm_ratio == ratio
+    assert optimizer.trust.zero_norm_ratio == ratio
     model = Sequential([BatchNorm(3, name="bn1")]).init([0, 1], dtype=np.float64)
     x = np.random.default_rng(0).normal(size=(2, 4, 3))
     model.forward(x)

@@ -131,3 +131,24 @@ def test_bad_arguments_raise_at_construction(build, match):
 def test_negative_step_raises():
     with pytest.raises(ValueError, match="step must be finite and >= 0"):
         S.constant(0.1)(-1)
+
+
+def test_join_restarts_each_schedule_at_its_boundary():
+    """Warmup over 4 steps, then a cosine over the 6 that remain, starting where the warmup
+    ends (optax's join_schedules): the decay reaches 0 at step 10, not at step 6."""
+    joined = S.join([S.linear(0.1, 0.8, 4), S.cosine(0.8, 6)], boundaries=[4])
+    expected = [0.1, 0.275, 0.45, 0.625, 0.8]
+    expected += [0.4 * (1 + np.cos(np.pi * k / 6)) for k in range(1, 6)] + [0.0]
+    np.testing.assert_allclose(joined(np.arange(11)), expected, atol=1e-15)
+    assert joined(3) == pytest.approx(0.625)
+
+
+def test_join_keeps_the_member_axis_and_refuses_bad_boundaries():
+    joined = S.join([S.linear(np.array([0.1, 0.2]), 0.8, 2), S.constant(0.8)], [2])
+    np.testing.assert_allclose(joined(np.arange(3)), [[0.1, 0.2], [0.45, 0.5], [0.8, 0.8]])
+    with pytest.raises(ValueError, match="boundaries must hold one step fewer"):
+        S.join([S.constant(1.0)], [3])
+    with pytest.raises(ValueError, match="strictly increasing"):
+        S.join([S.constant(1.0)] * 3, [5, 5])
+    with pytest.raises(ValueError, match=r"boundaries\[0\]"):
+        S.join([S.constant(1.0)] * 2, [0])

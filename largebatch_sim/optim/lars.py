@@ -5,22 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..backend import get_array_module
-from .common import (
-    check_kinds,
-    check_momentum,
-    check_nonnegative,
-    masked_assign,
-    member_norm,
-    per_member,
-    safe_divide,
+from .transforms import (
+    DENOMINATORS,
+    ZERO_NORM_RATIOS,
+    AddDecayedWeights,
+    Chain,
+    ScaleByLearningRate,
+    ScaleByTrustRatio,
+    Trace,
 )
 
-DENOMINATORS = ("paper", "optax")
-ZERO_NORM_RATIOS = (1.0, 0.0)
+__all__ = ["DENOMINATORS", "LARS", "ZERO_NORM_RATIOS"]
 
 
-class LARS:
+class LARS(Chain):
     """Layer-wise adaptive rate scaling, per parameter tensor l and per ensemble member.
 
     With global rate gamma_t (a schedule), trust coefficient eta, weight decay beta, momentum m,
@@ -60,6 +58,10 @@ class LARS:
     fallback and exclusions) and ``effective_lr[name]`` the rate applied to g + beta w
     (gamma_t lambda_l, or min(gamma_t, lambda_l) when clipping), both (E,) on the device.
     The paper applies no momentum correction when gamma_t changes, and neither does this.
+    ``nesterov`` applies Nesterov's momentum to the buffer (as optax's and timm's LARS).
+
+    As a chain of transforms (``transforms.py``): AddDecayedWeights -> ScaleByTrustRatio ->
+    ScaleByLearningRate -> Trace, the last two swapped for the rate outside the buffer.
     """
 
     def __init__(
@@ -74,88 +76,37 @@ class LARS:
         exclude_from_weight_decay: Iterable[str] = (),
         lr_in_momentum: bool = True,
         zero_norm_ratio: float = 1.0,
+        nesterov: bool = False,
     ) -> None:
-        self.momentum = check_momentum(momentum)
-        self.weight_decay = check_nonnegative("weight_decay", weight_decay)
-        self.trust_coefficient = check_nonnegative("trust_coefficient", trust_coefficient)
-        if self.trust_coefficient == 0:
-            raise ValueError("trust_coefficient must be a finite number > 0, got 0")
-        self.eps = check_nonnegative("eps", eps)
-        if denominator not in DENOMINATORS:
-            raise ValueError(f"denominator must be one of {DENOMINATORS}, got {denominator!r}")
-        self.denominator = denominator
-        self.clip = bool(clip)
-        self.exclude_from_adaptation = check_kinds(
-            "exclude_from_adaptation", exclude_from_adaptation
+        self.trust = ScaleByTrustRatio(
+            trust_coefficient,
+            denominator=denominator,
+            eps=eps,
+            clip=clip,
+            zero_norm_ratio=zero_norm_ratio,
+            weight_decay=weight_decay,
+            no_decay_on=exclude_from_weight_decay,
+            skip=exclude_from_adaptation,
         )
-        self.exclude_from_weight_decay = check_kinds(
-            "exclude_from_weight_decay", exclude_from_weight_decay
-        )
-        self.lr_in_momentum = bool(lr_in_momentum)
-        if zero_norm_ratio not in ZERO_NORM_RATIOS:
-            raise ValueError(
-                f"zero_norm_ratio must be one of {ZERO_NORM_RATIOS} (1: move at the global rate "
-                f"where ||w|| = 0; 0: the literal formula, never move), got {zero_norm_ratio!r}"
-            )
-        self.zero_norm_ratio = float(zero_norm_ratio)
-        self.velocity: dict[str, Any] = {}
-        self.local_lr: dict[str, Any] = {}
-        self.effective_lr: dict[str, Any] = {}
+        self.trace = Trace(momentum, nesterov=nesterov)
+        decay = AddDecayedWeights(weight_decay, skip=exclude_from_weight_decay)
+        if lr_in_momentum:  # v <- m v + gamma lambda (g + beta w)
+            stages = [decay, self.trust, ScaleByLearningRate(), self.trace]
+        else:  # u <- m u + lambda (g + beta w),  w <- w - gamma u
+            stages = [decay, self.trust, self.trace, ScaleByLearningRate()]
+        super().__init__(stages)
 
-    def trust_ratio(self, w: Any, g: Any, beta: float, xp: Any) -> tuple[Any, Any]:
-        """(lambda_l, adapted) per member, shape (E,): lambda_l = 1 and adapted False where
-        the denominator is 0, and where ||w|| = 0 unless ``zero_norm_ratio`` is 0."""
-        w_norm = member_norm(w, xp)
-        if self.denominator == "paper":
-            den = member_norm(g, xp) + beta * w_norm
-        else:
-            den = member_norm(g + beta * w if beta else g, xp)
-        den = den + self.eps
-        lam = safe_divide(self.trust_coefficient * w_norm, den, 1.0, xp)
-        adapted = den > 0
-        if self.zero_norm_ratio:
-            adapted = adapted & (w_norm > 0)
-            lam = xp.where(adapted, lam, 1.0).astype(lam.dtype, copy=False)
-        return lam, adapted
+    @property
+    def velocity(self) -> dict[str, Any]:
+        """The momentum buffer of each parameter."""
+        return self.trace.buffers
 
-    def step(
-        self,
-        params: dict[str, Any],
-        grads: dict[str, Any],
-        lr: Any,
-        kinds: dict[str, str] | None = None,
-        active: Any = None,
-    ) -> None:
-        kinds = kinds or {}
-        m = self.momentum
-        for name, w in params.items():
-            if name not in grads:
-                continue
-            g, kind = grads[name], kinds.get(name)
-            xp = get_array_module(w)
-            gamma = xp.broadcast_to(xp.asarray(lr, dtype=w.dtype), w.shape[:1])  # (E,)
-            beta = self.weight_decay if kind not in self.exclude_from_weight_decay else 0.0
+    @property
+    def local_lr(self) -> dict[str, Any]:
+        """lambda_l of each parameter at the last step, (E,)."""
+        return self.trust.local_lr
 
-            if kind in self.exclude_from_adaptation:
-                lam = xp.ones(w.shape[:1], dtype=w.dtype)
-                adapted = xp.zeros(w.shape[:1], dtype=bool)
-            else:
-                lam, adapted = self.trust_ratio(w, g, beta, xp)
-            if self.clip:  # LARC: the rate min(gamma, lambda) as a ratio on gamma, 1 if gamma = 0
-                ratio = xp.where(adapted, xp.minimum(safe_divide(lam, gamma, 1.0, xp), 1), 1)
-            else:  # LARS: the rate gamma lambda
-                ratio = lam
-            self.local_lr[name], self.effective_lr[name] = lam, gamma * ratio
-
-            d = g + beta * w if beta else g
-            buf = self.velocity.get(name)
-            if buf is None:
-                buf = self.velocity[name] = xp.zeros_like(w)
-            if self.lr_in_momentum:
-                v = m * buf + per_member(gamma * ratio, w, xp) * d
-                update = v
-            else:
-                v = m * buf + per_member(ratio, w, xp) * d
-                update = per_member(gamma, w, xp) * v
-            masked_assign(buf, v, active, xp)
-            masked_assign(w, w - update, active, xp)
+    @property
+    def effective_lr(self) -> dict[str, Any]:
+        """The rate applied to g + beta w at the last step, (E,)."""
+        return self.trust.effective_lr

@@ -17,7 +17,9 @@ Equations (t the iteration, gamma_0 the peak rate, T the total steps):
     step_decay   gamma_t = gamma_0 * factor^(number of milestones <= t)       (Goyal: /10)
     poly         gamma_t = end + (gamma_0 - end) (1 - min(t, T) / T)^power     (LARS: power 2)
     cosine       gamma_t = end + (gamma_0 - end) (1 + cos(pi min(t, T) / T)) / 2
-    warmup       see ``warmup``; LEGW see ``legw``; scaling rules see ``scale_lr``.
+    linear       gamma_t = start + (end - start) min(t, T) / T
+    warmup       see ``warmup``; LEGW see ``legw``; scaling rules see ``scale_lr``;
+    join         schedules one after another, each restarted at its boundary.
 """
 
 from __future__ import annotations
@@ -161,6 +163,55 @@ def cosine(lr: float | np.ndarray, total_steps: int, end: float | np.ndarray = 0
         return end + (lr - end) * 0.5 * (1.0 + np.cos(np.pi * np.minimum(t, total) / total))
 
     return schedule
+
+
+def linear(start: float | np.ndarray, end: float | np.ndarray, total_steps: int) -> Schedule:
+    """gamma_t = start + (end - start) min(t, T) / T with T = ``total_steps``: a ramp (a
+    warmup, joined in front of a decay with ``join``), constant at ``end`` from t = T on."""
+    start, end = _hyper("start", start), _hyper("end", end)
+    total = _count("total_steps", total_steps, positive=True)
+    members = _members(start=start.shape, end=end.shape)
+
+    def schedule(step: int | np.ndarray) -> np.ndarray:
+        t = _steps(step, members)
+        return start + (end - start) * (np.minimum(t, total) / total)
+
+    return schedule
+
+
+def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
+    """Schedules one after another, each restarted at its boundary (optax's join_schedules,
+    timm's warmup_prefix)::
+
+        gamma_t = schedules[0](t)                 for t < boundaries[0]
+        gamma_t = schedules[i](t - boundaries[i-1])  for boundaries[i-1] <= t < boundaries[i]
+
+    So ``join([linear(0.1, 0.8, W), cosine(0.8, T - W)], [W])`` warms up over W steps and then
+    decays over the remaining T - W, the decay starting where the warmup ends (``warmup``, in
+    contrast, keeps the wrapped schedule on the global step)."""
+    schedules = list(schedules)
+    bounds = [_count(f"boundaries[{i}]", b, positive=True) for i, b in enumerate(boundaries)]
+    if len(bounds) != len(schedules) - 1:
+        raise ValueError(
+            f"boundaries must hold one step fewer than schedules ({len(schedules) - 1}), "
+            f"got {len(bounds)}"
+        )
+    if any(b <= a for a, b in zip(bounds, bounds[1:], strict=False)):
+        raise ValueError(f"boundaries must be strictly increasing, got {list(boundaries)}")
+    members = _members(**{f"schedules[{i}]": np.shape(f(0)) for i, f in enumerate(schedules)})
+    offsets = np.asarray([0, *bounds], dtype=np.float64)
+
+    def joined(step: int | np.ndarray) -> np.ndarray:
+        t = np.asarray(_steps(step, ()))
+        piece = np.searchsorted(offsets, t, side="right") - 1
+        out = np.zeros(t.shape + members)
+        for i, schedule in enumerate(schedules):
+            here = piece == i
+            if np.any(here):
+                out[here] = np.broadcast_to(schedule(t[here] - offsets[i]), out[here].shape)
+        return out
+
+    return joined
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,18 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..backend import get_array_module
-from .common import (
-    check_kinds,
-    check_momentum,
-    check_nonnegative,
-    masked_assign,
-    per_member,
-    safe_divide,
-)
+from .transforms import AddDecayedWeights, Chain, ScaleByLearningRate, Trace
 
 
-class SGD:
+class SGD(Chain):
     """Stochastic gradient descent with momentum m, per ensemble member.
 
     Weight decay lambda is part of the loss (Goyal et al., remark 1): g' = g + lambda w, except
@@ -44,6 +36,10 @@ class SGD:
     ``weight`` / ``bias`` / ``norm``; a name missing from it is a weight (decayed). Members with
     ``active[e]`` False keep their parameters and state unchanged. Parameters with no gradient
     in ``grads`` are left alone. State: ``velocity`` (u or v, by name) and ``prev_lr``.
+
+    As a chain of transforms (``transforms.py``): AddDecayedWeights -> Trace ->
+    ScaleByLearningRate outside the buffer; AddDecayedWeights -> ScaleByLearningRate -> Trace
+    (with the correction) inside.
     """
 
     def __init__(
@@ -55,58 +51,16 @@ class SGD:
         momentum_correction: bool = True,
         exclude_from_weight_decay: Iterable[str] = (),
     ) -> None:
-        self.momentum = check_momentum(momentum)
-        self.nesterov = bool(nesterov)
-        self.weight_decay = check_nonnegative("weight_decay", weight_decay)
-        self.lr_in_momentum = bool(lr_in_momentum)
-        self.momentum_correction = bool(momentum_correction)
-        self.exclude_from_weight_decay = check_kinds(
-            "exclude_from_weight_decay", exclude_from_weight_decay
-        )
-        self.velocity: dict[str, Any] = {}
-        self.prev_lr: Any = None
+        decay = AddDecayedWeights(weight_decay, skip=exclude_from_weight_decay)
+        correction = bool(lr_in_momentum) and bool(momentum_correction)
+        self.trace = Trace(momentum, nesterov=nesterov, correction=correction)
+        if lr_in_momentum:  # v <- m v + lr g'  (eq. 9)
+            stages = [decay, ScaleByLearningRate(), self.trace]
+        else:  # u <- m u + g',  w <- w - lr u  (eq. 10)
+            stages = [decay, self.trace, ScaleByLearningRate()]
+        super().__init__(stages)
 
-    def step(
-        self,
-        params: dict[str, Any],
-        grads: dict[str, Any],
-        lr: Any,
-        kinds: dict[str, str] | None = None,
-        active: Any = None,
-    ) -> None:
-        kinds = kinds or {}
-        names = [name for name in params if name in grads]
-        if not names:
-            return
-        xp = get_array_module(params[names[0]])
-        lr = xp.asarray(lr)
-        correction = None  # lr_t / lr_{t-1}, per member
-        if self.lr_in_momentum and self.momentum_correction and self.prev_lr is not None:
-            correction = safe_divide(lr, self.prev_lr, 1.0, xp)
-        m = self.momentum
-
-        for name in names:
-            w, g = params[name], grads[name]
-            if self.weight_decay and kinds.get(name) not in self.exclude_from_weight_decay:
-                g = g + self.weight_decay * w
-            lr_ = per_member(lr, w, xp)
-            if m == 0:
-                masked_assign(w, w - lr_ * g, active, xp)
-                continue
-            buf = self.velocity.get(name)
-            if buf is None:
-                buf = self.velocity[name] = xp.zeros_like(w)
-            if self.lr_in_momentum:
-                v = buf if correction is None else per_member(correction, w, xp) * buf
-                v = m * v + lr_ * g
-                update = lr_ * g + m * v if self.nesterov else v
-            else:
-                v = m * buf + g
-                update = lr_ * (g + m * v if self.nesterov else v)
-            masked_assign(buf, v, active, xp)
-            masked_assign(w, w - update, active, xp)
-
-        if active is None or self.prev_lr is None:
-            self.prev_lr = lr.copy()  # a copy: the caller may reuse its rate array in place
-        else:  # frozen members keep their state, the previous rate included
-            self.prev_lr = xp.where(active, lr, self.prev_lr)
+    @property
+    def velocity(self) -> dict[str, Any]:
+        """The momentum buffer of each parameter (u or v, by the form)."""
+        return self.trace.buffers

@@ -31,7 +31,7 @@ from ..validate import (
 SCALING_RULES = ("none", "linear", "sqrt", "legw")
 SCHEDULES = ("constant", "step", "poly", "cosine")
 WARMUPS = ("none", "constant", "gradual")
-OPTIMIZERS = ("sgd", "lars")
+OPTIMIZERS = ("sgd", "lars", "adamw", "lamb")
 KINDS = ("weight", "bias", "norm")
 DTYPES = ("float32", "float64")
 LOSS_NORMALIZERS = ("global", "worker")
@@ -52,7 +52,9 @@ class RunConfig:
     ``NoiseScale`` instrument (table "noise") with its own split of the batch into that many
     chunks (B_small = batch / noise_chunks), recorded every ``noise_every`` steps.
     ``lr_in_momentum`` None keeps each optimizer's paper form: outside the buffer for SGD
-    (Goyal eq. 10), inside for LARS (Algorithm 1).
+    (Goyal eq. 10), inside for LARS (Algorithm 1). ``adamw`` and ``lamb`` use Adam's moments
+    (``adam_b1``, ``adam_b2``, ``adam_eps``) with decoupled weight decay; ``lamb`` adds the
+    layer-wise trust ratio (You et al. 2020), excluding ``no_adaptation_on`` kinds from it.
 
     Goyal et al.'s pitfalls (section 3), each off by default: ``loss_scale`` multiplies the
     loss's gradient, not the weight decay (remark 1); ``momentum_correction=False`` drops the
@@ -97,6 +99,9 @@ class RunConfig:
     lars_clip: bool = False
     lars_zero_norm_ratio: float = 1.0
     no_adaptation_on: tuple[str, ...] = ()
+    adam_b1: float = 0.9
+    adam_b2: float = 0.999
+    adam_eps: float = 1e-8
     momentum_correction: bool = True
     loss_scale: float = 1.0
     loss_normalizer: str = "global"
@@ -242,6 +247,9 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "lars_clip": check_bool,
     "lars_zero_norm_ratio": _choice(ZERO_NORM_RATIOS),
     "no_adaptation_on": _kinds,
+    "adam_b1": _number(low=0, high=1, high_open=True),
+    "adam_b2": _number(low=0, high=1, high_open=True),
+    "adam_eps": _number(low=0),
     "momentum_correction": check_bool,
     "loss_scale": _number(low=0, low_open=True),
     "loss_normalizer": _choice(LOSS_NORMALIZERS),

@@ -17,7 +17,7 @@ from ..instruments import NoiseScale, NormRatios
 from ..loss_trace import LossTrace
 from ..nn.losses import scaled_gradient, softmax_cross_entropy
 from ..nn.models import build_model
-from ..optim import LARS, SGD, schedules
+from ..optim import LAMB, LARS, SGD, AdamW, schedules
 from ..precise_bn import PreciseBN, has_batch_norm
 from ..train import train
 from .config import ENSEMBLE_FIELDS, RunConfig, group_key
@@ -86,6 +86,7 @@ def describe_schedule(config: RunConfig) -> str:
 
 
 def build_optimizer(config: RunConfig) -> Any:
+    """The config's optimizer, with its exclusions by parameter kind bound."""
     if config.optimizer == "sgd":
         return SGD(
             momentum=config.momentum,
@@ -95,16 +96,31 @@ def build_optimizer(config: RunConfig) -> Any:
             momentum_correction=config.momentum_correction,
             exclude_from_weight_decay=config.no_weight_decay_on,
         )
-    return LARS(
-        momentum=config.momentum,
+    if config.optimizer == "lars":
+        return LARS(
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+            trust_coefficient=config.trust_coefficient,
+            denominator=config.lars_denominator,
+            clip=config.lars_clip,
+            zero_norm_ratio=config.lars_zero_norm_ratio,
+            exclude_from_adaptation=config.no_adaptation_on,
+            exclude_from_weight_decay=config.no_weight_decay_on,
+            lr_in_momentum=config.lr_in_momentum is not False,
+            nesterov=config.nesterov,
+        )
+    adam = {"b1": config.adam_b1, "b2": config.adam_b2, "eps": config.adam_eps}
+    if config.optimizer == "adamw":
+        return AdamW(
+            **adam,
+            weight_decay=config.weight_decay,
+            exclude_from_weight_decay=config.no_weight_decay_on,
+        )
+    return LAMB(
+        **adam,
         weight_decay=config.weight_decay,
-        trust_coefficient=config.trust_coefficient,
-        denominator=config.lars_denominator,
-        clip=config.lars_clip,
-        zero_norm_ratio=config.lars_zero_norm_ratio,
         exclude_from_adaptation=config.no_adaptation_on,
         exclude_from_weight_decay=config.no_weight_decay_on,
-        lr_in_momentum=config.lr_in_momentum is not False,
     )
 
 

@@ -1,0 +1,281 @@
+"""Optimizers as chains of small transforms, in the spirit of optax.
+
+An optimizer step turns each parameter's gradient g into an update u, stage by stage, then
+applies ``w <- w - u``. Each stage is one line of a paper's algorithm::
+
+    AddDecayedWeights(beta)     u <- u + beta w                          (L2 / decoupled decay)
+    Trace(m)                    b <- m b + u;  u <- b  (Nesterov: u + m b)
+    ScaleByLearningRate()       u <- gamma_t u
+    ScaleByTrustRatio(eta)      u <- lambda_l u,  lambda_l = eta ||w|| / ||.||   (LARS, LAMB)
+    ScaleByAdam(b1, b2, eps)    u <- m_hat / (sqrt(v_hat) + eps)         (Adam's moments)
+
+so SGD is ``AddDecayedWeights -> Trace -> ScaleByLearningRate`` (the rate outside the buffer,
+Goyal et al. eq. 10) or ``AddDecayedWeights -> ScaleByLearningRate -> Trace`` (the rate inside,
+eq. 9), LARS puts ``ScaleByTrustRatio`` before the rate, and LAMB is Adam's direction plus
+decay, then the trust ratio and the rate.
+
+Every array has the ensemble axis E first; the global rate gamma_t is a number or (E,), on
+the host or the device. Masks are bound at construction: a stage built with
+``skip=("norm",)`` leaves the parameters of those kinds untouched. A member with
+``active[e]`` False keeps its parameters and every stage's state. Nothing here reads a device
+value on the host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from ..backend import get_array_module
+from .common import (
+    check_kinds,
+    check_momentum,
+    check_nonnegative,
+    masked_assign,
+    member_norm,
+    per_member,
+    safe_divide,
+)
+
+DENOMINATORS = ("paper", "optax")
+ZERO_NORM_RATIOS = (1.0, 0.0)
+
+
+@dataclass
+class StepContext:
+    """What every stage sees during one optimizer step.
+
+    ``lr``: gamma_t per member, (E,); ``prev_lr``: gamma_{t-1} (None at the first step);
+    ``grads``: the raw gradients (LARS's paper denominator reads ||g||); ``kinds``: name ->
+    weight / bias / norm; ``active``: (E,) bool or None (all members move)."""
+
+    xp: ModuleType
+    lr: Any
+    prev_lr: Any
+    grads: dict[str, Any]
+    kinds: dict[str, str]
+    active: Any
+
+    def kind(self, name: str) -> str:
+        return self.kinds.get(name, "weight")  # a name missing from kinds is a weight
+
+
+class Stage:
+    """One transform of the update: ``update(name, u, w, ctx)`` returns the new u. A stage
+    with state keeps it per parameter name and writes it only for active members."""
+
+    def __init__(self, skip: Iterable[str] = ()) -> None:
+        self.skip = check_kinds("skip", skip)
+
+    def applies(self, name: str, ctx: StepContext) -> bool:
+        return ctx.kind(name) not in self.skip
+
+    def update(self, name: str, u: Any, w: Any, ctx: StepContext) -> Any:
+        raise NotImplementedError
+
+
+class AddDecayedWeights(Stage):
+    """u <- u + beta w: L2 weight decay when it comes before the rate and the moments
+    (Goyal et al.'s remark 1: part of the loss), decoupled decay after Adam's direction."""
+
+    def __init__(self, weight_decay: float, skip: Iterable[str] = ()) -> None:
+        super().__init__(skip)
+        self.weight_decay = check_nonnegative("weight_decay", weight_decay)
+
+    def update(self, name: str, u: Any, w: Any, ctx: StepContext) -> Any:
+        if self.weight_decay and self.applies(name, ctx):
+            return u + self.weight_decay * w
+        return u
+
+
+class ScaleByLearningRate(Stage):
+    """u <- gamma_t u, the global rate of the step (one per member)."""
+
+    def update(self, name: str, u: Any, w: Any, ctx: StepContext) -> Any:
+        return per_member(ctx.lr, w, ctx.xp) * u
+
+
+class Trace(Stage):
+    """Momentum: b <- m b + u, then u <- b (Nesterov: u <- u + m b).
+
+    With ``correction`` the buffer is first rescaled by gamma_t / gamma_{t-1} (Goyal et al.'s
+    momentum correction, for a buffer that holds the rate: v = gamma u); not on the first step,
+    nor for a member whose previous rate was 0."""
+
+    def __init__(self, momentum: float, nesterov: bool = False, correction: bool = False) -> None:
+        super().__init__()
+        self.momentum = check_momentum(momentum)
+        self.nesterov = bool(nesterov)
+        self.correction = bool(correction)
+        self.buffers: dict[str, Any] = {}
+
+    def update(self, name: str, u: Any, w: Any, ctx: StepContext) -> Any:
+        xp, m = ctx.xp, self.momentum
+        if m == 0:
+            return u
+        buf = self.buffers.get(name)
+        if buf is None:
+            buf = self.buffers[name] = xp.zeros_like(w)
+        if self.correction and ctx.prev_lr is not None:
+            buf = per_member(safe_divide(ctx.lr, ctx.prev_lr, 1.0, xp), w, xp) * buf
+        b = m * buf + u
+        masked_assign(self.buffers[name], b, ctx.active, xp)
+        return u + m * b if self.nesterov else b
+
+
+class ScaleByTrustRatio(Stage):
+    """u <- lambda_l u with the layer-wise trust ratio, per tensor l and member::
+
+        lambda_l = eta ||w_l|| / (||g_l|| + beta ||w_l|| + eps)    denominator "paper" (LARS)
+        lambda_l = eta ||w_l|| / (||u_l|| + eps)                   denominator "optax" (LARS
+                                                                   after decay; LAMB, eta = 1)
+
+    ``clip`` (LARC): the rate becomes min(gamma_t, lambda_l), written as the ratio
+    min(lambda_l / gamma_t, 1) on gamma_t (1 where gamma_t = 0). Where ||w_l|| = 0 or the
+    denominator is 0 the ratio is 1 (optax, torchlars, timm), unless ``zero_norm_ratio`` is 0,
+    the paper's literal formula, where a zero tensor never moves. Kinds in ``skip`` keep
+    lambda_l = 1. ``weight_decay`` and ``no_decay_on`` are the decay of the paper denominator.
+    After each step ``local_lr[name]`` holds lambda_l and ``effective_lr[name]`` the rate
+    applied with gamma_t (gamma_t lambda_l, or min(gamma_t, lambda_l) when clipping), both (E,)
+    on the device."""
+
+    def __init__(
+        self,
+        trust_coefficient: float,
+        denominator: str = "optax",
+        eps: float = 0.0,
+        clip: bool = False,
+        zero_norm_ratio: float = 1.0,
+        weight_decay: float = 0.0,
+        no_decay_on: Iterable[str] = (),
+        skip: Iterable[str] = (),
+    ) -> None:
+        super().__init__(skip)
+        self.trust_coefficient = check_nonnegative("trust_coefficient", trust_coefficient)
+        if self.trust_coefficient == 0:
+            raise ValueError("trust_coefficient must be a finite number > 0, got 0")
+        if denominator not in DENOMINATORS:
+            raise ValueError(f"denominator must be one of {DENOMINATORS}, got {denominator!r}")
+        if zero_norm_ratio not in ZERO_NORM_RATIOS:
+            raise ValueError(
+                f"zero_norm_ratio must be one of {ZERO_NORM_RATIOS} (1: move at the global rate "
+                f"where ||w|| = 0; 0: the literal formula, never move), got {zero_norm_ratio!r}"
+            )
+        self.denominator = denominator
+        self.eps = check_nonnegative("eps", eps)
+        self.clip = bool(clip)
+        self.zero_norm_ratio = float(zero_norm_ratio)
+        self.weight_decay = check_nonnegative("weight_decay", weight_decay)
+        self.no_decay_on = check_kinds("no_decay_on", no_decay_on)
+        self.local_lr: dict[str, Any] = {}
+        self.effective_lr: dict[str, Any] = {}
+
+    def trust_ratio(self, name: str, u: Any, w: Any, ctx: StepContext) -> tuple[Any, Any]:
+        """(lambda_l, adapted) per member, (E,): lambda_l = 1 and adapted False where the
+        denominator is 0, and where ||w|| = 0 unless ``zero_norm_ratio`` is 0."""
+        xp = ctx.xp
+        w_norm = member_norm(w, xp)
+        if self.denominator == "paper":
+            beta = self.weight_decay if ctx.kind(name) not in self.no_decay_on else 0.0
+            den = member_norm(ctx.grads[name], xp) + beta * w_norm
+        else:
+            den = member_norm(u, xp)
+        den = den + self.eps
+        lam = safe_divide(self.trust_coefficient * w_norm, den, 1.0, xp)
+        adapted = den > 0
+        if self.zero_norm_ratio:
+            adapted = adapted & (w_norm > 0)
+            lam = xp.where(adapted, lam, 1.0).astype(lam.dtype, copy=False)
+        return lam, adapted
+
+    def update(self, name: str, u: Any, w: Any, ctx: StepContext) -> Any:
+        xp = ctx.xp
+        if not self.applies(name, ctx):
+            lam = xp.ones(w.shape[:1], dtype=w.dtype)
+            adapted = xp.zeros(w.shape[:1], dtype=bool)
+        else:
+            lam, adapted = self.trust_ratio(name, u, w, ctx)
+        gamma = xp.broadcast_to(xp.asarray(ctx.lr, dtype=w.dtype), w.shape[:1])
+        if self.clip:  # LARC: the rate min(gamma, lambda) as a ratio on gamma, 1 if gamma = 0
+            ratio = xp.where(adapted, xp.minimum(safe_divide(lam, gamma, 1.0, xp), 1), 1)
+        else:
+            ratio = lam
+        self.local_lr[name], self.effective_lr[name] = lam, gamma * ratio
+        return per_member(ratio, w, xp) * u
+
+
+class ScaleByAdam(Stage):
+    """Adam's direction with bias correction (Kingma and Ba, Algorithm 1), per member::
+
+        m <- b1 m + (1 - b1) u,   v <- b2 v + (1 - b2) u^2,   t <- t + 1
+        u <- m_hat / (sqrt(v_hat) + eps),   m_hat = m / (1 - b1^t),  v_hat = v / (1 - b2^t)
+
+    t counts each member's own steps, so a frozen member's correction does not advance."""
+
+    def __init__(self, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> None:
+        super().__init__()
+        for name, value in (("b1", b1), ("b2", b2)):
+            if not (check_nonnegative(name, value) < 1):
+                raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+        self.b1, self.b2 = float(b1), float(b2)
+        self.eps = check_nonnegative("eps", eps)
+        self.mu: dict[str, Any] = {}
+        self.nu: dict[str, Any] = {}
+        self.count: dict[str, Any] = {}
+
+    def update(self, name: str, u: Any, w: Any, ctx: StepContext) -> Any:
+        xp = ctx.xp
+        if name not in self.mu:
+            self.mu[name], self.nu[name] = xp.zeros_like(w), xp.zeros_like(w)
+            self.count[name] = xp.zeros(w.shape[:1], dtype=w.dtype)
+        mu = self.b1 * self.mu[name] + (1 - self.b1) * u
+        nu = self.b2 * self.nu[name] + (1 - self.b2) * u * u
+        t = self.count[name] + 1
+        masked_assign(self.mu[name], mu, ctx.active, xp)
+        masked_assign(self.nu[name], nu, ctx.active, xp)
+        masked_assign(self.count[name], t, ctx.active, xp)
+        mu_hat = mu / per_member(1 - self.b1**t, w, xp)
+        nu_hat = nu / per_member(1 - self.b2**t, w, xp)
+        return mu_hat / (xp.sqrt(nu_hat) + self.eps)
+
+
+@dataclass
+class Chain:
+    """An optimizer: its stages, applied in order to every parameter with a gradient.
+
+    ``step(params, grads, lr, kinds, active)`` updates ``params`` in place: u = g, then each
+    stage, then ``w <- w - u`` for the active members. ``lr`` is a number or (E,), on the
+    host or the device; ``kinds`` maps names to weight / bias / norm."""
+
+    stages: list[Stage] = field(default_factory=list)
+    prev_lr: Any = None
+
+    def step(
+        self,
+        params: dict[str, Any],
+        grads: dict[str, Any],
+        lr: Any,
+        kinds: dict[str, str] | None = None,
+        active: Any = None,
+    ) -> None:
+        names = [name for name in params if name in grads]
+        if not names:
+            return
+        xp = get_array_module(params[names[0]])
+        lr = xp.asarray(lr)
+        ctx = StepContext(xp, lr, self.prev_lr, grads, kinds or {}, active)
+        for name in names:
+            w, u = params[name], grads[name]
+            for stage in self.stages:
+                u = stage.update(name, u, w, ctx)
+            masked_assign(w, w - u, active, xp)
+        if active is None or self.prev_lr is None:
+            self.prev_lr = lr.copy()  # a copy: the caller may reuse its rate array in place
+        else:  # frozen members keep their state, the previous rate included
+            self.prev_lr = xp.where(active, lr, self.prev_lr)
+
+    def find(self, kind: type[Stage]) -> Stage | None:
+        """The chain's first stage of that type, if any."""
+        return next((s for s in self.stages if isinstance(s, kind)), None)
