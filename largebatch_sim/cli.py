@@ -80,6 +80,8 @@ HELP = {
     "noise_chunks": "noise-scale instrument: split the batch into this many chunks "
     "(B_small = batch / chunks); 0 = off",
     "noise_every": "record the noise-scale norms every this many steps",
+    "trust_ratio_every": "record LARS's / LAMB's per-layer trust ratios every this many steps "
+    "(0: off)",
     "evals": "number of evaluations over the run",
     "trace_loss": "keep the training loss of every step (table loss_trace)",
     "precise_bn_examples": "training examples that recompute batch-norm statistics before each "

@@ -232,3 +232,23 @@ class NoiseScale(_AtSteps):
                 "b_big": batch,
             }
         )
+
+
+class TrustRatios(_AtSteps):
+    """The layer-wise trust ratio lambda_l that LARS or LAMB applied at a step (the
+    optimizer's ``local_lr``), per parameter tensor: for LARS eta ||w|| / (||g|| + beta ||w||),
+    for LAMB ||w|| / ||r + lambda w||. It shows how far each layer's rate departs from the
+    global one, and how that changes over training (LAMB-F1)."""
+
+    def __init__(self, optimizer: Any, steps: Iterable[int] = (), every: int | None = None) -> None:
+        super().__init__(steps, every)
+        if not hasattr(optimizer, "local_lr"):
+            raise ValueError(
+                f"optimizer must apply a trust ratio (LARS or LAMB), got {type(optimizer).__name__}"
+            )
+        self.optimizer = optimizer
+
+    def after_update(self, step: int, model: Layer) -> None:
+        kinds = model.named_kinds()
+        for name, ratio in self.optimizer.local_lr.items():  # a new (E,) array every step
+            self._records.append((step, name, kinds[name], {"trust_ratio": ratio}))

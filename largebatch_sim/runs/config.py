@@ -70,7 +70,9 @@ class RunConfig:
     each evaluation the running statistics are recomputed over ``precise_bn_examples`` training
     examples (whole batches of ``batch``, at least one, split into the run's worker chunks), so
     test metrics use statistics that match the current weights; 0 keeps the EMA statistics.
-    ``trace_loss`` keeps the training loss of every step (table "loss_trace").
+    ``trace_loss`` keeps the training loss of every step (table "loss_trace");
+    ``trust_ratio_every`` > 0 records LARS's or LAMB's per-layer trust ratios every that many
+    steps (table "trust_ratios").
     """
 
     data: str = "digits"
@@ -114,6 +116,7 @@ class RunConfig:
     norm_ratio_steps: tuple[int, ...] = ()
     noise_chunks: int = 0
     noise_every: int = 1
+    trust_ratio_every: int = 0
     evals: int = 20
     precise_bn_examples: int = 2048
     trace_loss: bool = False
@@ -174,6 +177,12 @@ class RunConfig:
         if self.width != 1 and self.model not in WIDTH_MODELS:
             raise ParameterError(
                 "width", self.width, f"1 for model {self.model!r} (width scales {WIDTH_MODELS})"
+            )
+        if self.trust_ratio_every and self.optimizer not in ("lars", "lamb"):
+            raise ParameterError(
+                "trust_ratio_every",
+                self.trust_ratio_every,
+                f"0 for optimizer {self.optimizer!r}: only LARS and LAMB apply a trust ratio",
             )
         if list(self.milestones) != sorted(set(self.milestones)):
             raise ParameterError("milestones", self.milestones, "increasing fractions of training")
@@ -262,6 +271,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "norm_ratio_steps": lambda name, value: check_sequence(name, value, _at_least(0)),
     "noise_chunks": _noise_chunks,
     "noise_every": _at_least(1),
+    "trust_ratio_every": _at_least(0),
     "evals": _at_least(1),
     "precise_bn_examples": _at_least(0),
     "trace_loss": check_bool,

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..data import BatchSampler, FreshSampler, load_dataset
-from ..instruments import NoiseScale, NormRatios
+from ..instruments import NoiseScale, NormRatios, TrustRatios
 from ..loss_trace import LossTrace
 from ..nn.losses import scaled_gradient, softmax_cross_entropy
 from ..nn.models import build_model
@@ -163,14 +163,17 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
     if trace is not None:
         hooks.append(trace)
     schedule = build_schedule(first, lrs, sampler.steps_per_epoch)
+    optimizer = build_optimizer(first)
     instruments: dict[str, Any] = {}
+    if first.trust_ratio_every:
+        instruments["trust_ratios"] = TrustRatios(optimizer, every=first.trust_ratio_every)
     if first.norm_ratio_steps:
         instruments["norms"] = NormRatios(first.norm_ratio_steps)
     if first.noise_chunks:
         instruments["noise"] = NoiseScale(first.noise_chunks, first.noise_every, model=model)
     result = train(
         model,
-        build_optimizer(first),
+        optimizer,
         schedule(np.arange(steps)),
         sampler,
         (data.x_test, data.y_test),
