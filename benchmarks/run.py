@@ -151,7 +151,7 @@ def ours_peak_bytes(step: Step) -> float:
     """Peak bytes in use in CuPy's default memory pool during one ``step``: everything alive on
     the device (parameters, momentum, inputs) plus the step's temporaries. NaN on NumPy.
 
-    A ``cupy.cuda.MemoryHook`` follows every allocation from and release to the pool; it costs
+    A ``cupy.cuda.MemoryHook`` reads the pool's bytes in use after every allocation; it costs
     host time, so it watches one step after the timings, never a timed one."""
     if backend.backend_name() != "cupy":
         return float("nan")
@@ -161,19 +161,14 @@ def ours_peak_bytes(step: Step) -> float:
     class PeakHook(cupy.cuda.MemoryHook):
         name = "lbsim_benchmark_peak"
 
-        def __init__(self, in_use: int) -> None:
-            self.in_use = self.peak = in_use
+        def __init__(self) -> None:
+            self.peak = pool.used_bytes()
 
-        def malloc_postprocess(self, **kwargs: Any) -> None:
-            if kwargs.get("mem_ptr"):
-                self.in_use += kwargs["mem_size"]
-                self.peak = max(self.peak, self.in_use)
-
-        def free_postprocess(self, **kwargs: Any) -> None:
-            self.in_use -= kwargs["mem_size"]
+        def malloc_postprocess(self, **kwargs: Any) -> None:  # after every allocation
+            self.peak = max(self.peak, pool.used_bytes())
 
     backend.synchronize()
-    with PeakHook(pool.used_bytes()) as hook:
+    with PeakHook() as hook:
         step()
         backend.synchronize()
     return float(hook.peak)
@@ -219,8 +214,12 @@ def torch_device() -> str | None:
     except ImportError:
         return None
     if backend.backend_name() == "cupy" and torch.cuda.is_available():
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
+        try:
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
+        except Exception:  # a PyTorch that has only the newer switches
+            torch.backends.cuda.matmul.fp32_precision = "ieee"
+            torch.backends.cudnn.conv.fp32_precision = "ieee"
         return "cuda"
     return "cpu"
 
