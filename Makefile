@@ -4,6 +4,9 @@
 
 PROFILE ?= quick
 BACKEND ?= auto
+# HTML=no skips rendering the executed notebooks as HTML (nbconvert), e.g. on a GPU machine
+# that lacks nbconvert; the stamps and figures are made all the same.
+HTML ?= yes
 SHELL := /bin/bash
 
 ifdef PYTHON
@@ -76,8 +79,10 @@ build/$(PROFILE)/%.stamp: notebooks/%.ipynb $(LIBRARY) | $(ENV_READY)
 	    echo "$*: the kernel was lost to a port race; running the notebook once more"; \
 	  else exit $$status; fi; \
 	done
+ifneq ($(HTML),no)
 	$(PYTHON) -m nbconvert --log-level WARN --to html --output-dir $(OUT_DIR)/notebooks \
 	  build/$(PROFILE)/$*.ipynb
+endif
 	touch $@
 
 $(OUT_DIR)/SUMMARY.md: $(STAMPS) | $(ENV_READY)
