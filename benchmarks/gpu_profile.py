@@ -2,7 +2,7 @@
 
     LBSIM_BACKEND=cupy python benchmarks/gpu_profile.py --out build/profile-gpu.md
 
-DESIGN.md ("A GPU step bound by the host") says a CuPy step of alexnet_bn is bound by the host:
+docs/DESIGN.md ("On a GPU") says a CuPy step of alexnet_bn is bound by the host:
 hundreds of small kernel launches and Python calls. This measures it, for one model and batch
 (default alexnet_bn at 256 on MNIST-1D inputs, float32, one worker, the step of ``run.py``):
 

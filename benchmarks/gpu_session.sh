@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# All the GPU work of a scarce GPU session in one command (DESIGN.md, "GPU sessions").
+# All the GPU work of a scarce GPU session in one command (docs/DESIGN.md, "On a GPU").
 #
 # On the GPU machine, from the repository root, with the wheels of benchmarks/gpu_wheels.txt
 # carried in .whl:

@@ -104,7 +104,8 @@ def test_every_document_the_code_and_notebooks_cite_is_in_the_repository():
     """An all-caps document name (TARGETS.md, docs/DESIGN.md) names a file of the repository,
     at the root, in docs/ or in figures/; a folder placeholder (DIR/SUMMARY.md) is not one."""
     sources = [*(ROOT / "largebatch_sim").rglob("*.py"), *(ROOT / "notebooks").glob("*.ipynb")]
-    sources += [*(ROOT / "tests").glob("*.py"), *DOCUMENTS, ROOT / "Makefile"]
+    sources += [*(ROOT / "tests").glob("*.py"), *(ROOT / "benchmarks").glob("*.*")]
+    sources += [*DOCUMENTS, ROOT / "Makefile"]
     for source in set(sources) - {Path(__file__)}:
         text = source.read_text()
         assert "../shared" not in text, source
