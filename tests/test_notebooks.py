@@ -127,6 +127,15 @@ OUTPUTS = {
         "N-F3_best_lr_vs_batch.md",
         "N-F3_best_lr_vs_batch.csv",
     ],
+    "05_beyond_lars": [
+        "LAMB-T1_accuracy_vs_batch.png",
+        "LAMB-T1_accuracy_vs_batch.md",
+        "LAMB-T1_best_rates.csv",
+        "LAMB-F1_trust_ratios.png",
+        "LAMB-F1_trust_ratios.csv",
+        "LEGW-F1_accuracy_vs_k.png",
+        "LEGW-F1_accuracy_vs_k.csv",
+    ],
 }
 TARGETS: dict[str, list[str]] = {
     "00_tour": [],
@@ -157,6 +166,7 @@ TARGETS: dict[str, list[str]] = {
     ],
     "03_noise_scale": ["M-F-curve", "M-F1", "M-F4", "M-T1", "M-F-lr", "M-F3", "M-F15", "M-F16"],
     "04_noisy_quadratic": ["N-F1", "N-F2", "N-F3"],
+    "05_beyond_lars": ["LAMB-T1", "LAMB-F1", "LEGW-F1"],
 }
 
 

@@ -1,0 +1,73 @@
+"""Notebook 05's figures: optimizers tuned per batch (LAMB-T1), trust ratios over training
+(LAMB-F1), LEGW against fixed warmups (LEGW-F1). Each takes the tidy tables of
+``analysis.optimizer_study`` and returns the figure; seeds are drawn as mean and spread."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+OPTIMIZER_LABELS = {"sgd": "SGD + momentum", "adamw": "AdamW", "lars": "LARS", "lamb": "LAMB"}
+RULE_LABELS = {
+    "legw": "LEGW: lr x sqrt(k), warmup x k",
+    "linear": "linear scaling, fixed warmup",
+    "sqrt": "sqrt scaling, fixed warmup",
+}
+
+
+def _mean_and_spread(ax: plt.Axes, frame: pd.DataFrame, x: str, label: str, **style) -> None:
+    stats = frame.groupby(x).acc.agg(["mean", "std", "count"]).reset_index()
+    ax.errorbar(stats[x], stats["mean"], yerr=stats["std"], capsize=3, label=label, **style)
+
+
+def accuracy_vs_batch(per_seed: pd.DataFrame, best: pd.DataFrame) -> plt.Figure:
+    """LAMB-T1: per model, each optimizer's test accuracy at its tuned rate against the batch
+    (mean and seed spread); a best rate at its grid's cap is marked with an open circle."""
+    models = list(dict.fromkeys(per_seed.model))
+    fig, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 4.2), sharey=True)
+    for ax, model in zip(np.atleast_1d(axes), models, strict=True):
+        here = per_seed[per_seed.model == model]
+        for i, (name, label) in enumerate(OPTIMIZER_LABELS.items()):
+            rows = here[here.optimizer == name]
+            if rows.empty:
+                continue
+            _mean_and_spread(ax, rows, "batch", label, marker="o", color=f"C{i}")
+            edge = best[(best.model == model) & (best.optimizer == name) & (best.edge != "")]
+            for b in edge.batch:
+                ax.plot(b, rows[rows.batch == b].acc.mean(), "o", ms=12, mfc="none", mec=f"C{i}")
+        ax.set(xscale="log", xlabel="batch size B", title=model)
+        ax.set_xscale("log", base=2)
+    np.atleast_1d(axes)[0].set_ylabel("test accuracy (%), best rate per batch")
+    np.atleast_1d(axes)[-1].legend(fontsize=8, loc="lower left")
+    fig.suptitle("LAMB-T1: each optimizer tuned per batch (open circle: best rate at a grid cap)")
+    return fig
+
+
+def trust_ratios_over_training(trust: Mapping[str, pd.DataFrame]) -> plt.Figure:
+    """LAMB-F1: the per-tensor trust ratio over training, one panel per optimizer (weights
+    solid, biases and norms dashed), log scale."""
+    fig, axes = plt.subplots(1, len(trust), figsize=(6 * len(trust), 4.2))
+    for ax, (name, frame) in zip(np.atleast_1d(axes), trust.items(), strict=True):
+        for i, (param, rows) in enumerate(frame.groupby("param", sort=False)):
+            style = "-" if rows.kind.iloc[0] == "weight" else "--"
+            ax.plot(rows.step, rows.value, style, color=f"C{i % 10}", lw=1.2, label=param)
+        ax.set(yscale="log", xlabel="step", ylabel="trust ratio $\\lambda_l$", title=name)
+    np.atleast_1d(axes)[-1].legend(fontsize=7, ncol=2, loc="best")
+    fig.suptitle("LAMB-F1: per-layer trust ratios over training")
+    return fig
+
+
+def accuracy_vs_k(per_seed: pd.DataFrame, base_acc: float) -> plt.Figure:
+    """LEGW-F1: test accuracy against k = B / B0 for each rule (mean and seed spread), with the
+    base run's accuracy as a line."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, (rule, label) in enumerate(RULE_LABELS.items()):
+        _mean_and_spread(ax, per_seed[per_seed.rule == rule], "k", label, marker="o", color=f"C{i}")
+    ax.axhline(base_acc, color="k", lw=0.8, ls=":", label="k = 1 (tuned here)")
+    ax.set(xlabel="k = B / B0", ylabel="test accuracy (%)", title="LEGW-F1: one tuning at B0")
+    ax.set_xscale("log", base=2)
+    ax.legend(fontsize=8)
+    return fig
