@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,9 +51,15 @@ def check_number(
 ) -> float:
     """A finite real number in the interval [low, high] (ends open where asked)."""
     lo, hi = "(" if low_open else "[", ")" if high_open else "]"
-    allowed = "a finite number" + (
-        f" in {lo}{low:g}, {high:g}{hi}" if (math.isfinite(low) or math.isfinite(high)) else ""
-    )
+    if math.isfinite(low) and math.isfinite(high):
+        bounds = f" in {lo}{low:g}, {high:g}{hi}"
+    elif math.isfinite(low):
+        bounds = f" {'>' if low_open else '>='} {low:g}"
+    elif math.isfinite(high):
+        bounds = f" {'<' if high_open else '<='} {high:g}"
+    else:
+        bounds = ""
+    allowed = "a finite number" + bounds
     if not (is_real(value) and math.isfinite(value)):
         raise ParameterError(name, value, allowed)
     too_low = value <= low if low_open else value < low
@@ -72,7 +79,7 @@ def check_integer(name: str, value: Any, *, low: int = 0, high: float = math.inf
 
 def check_bool(name: str, value: Any) -> bool:
     """True or False (or NumPy's bool), never a string or a number standing for one."""
-    if not (isinstance(value, bool) or type(value).__name__ == "bool_"):
+    if not isinstance(value, bool | np.bool_):  # NumPy 2 names its type "bool", not "bool_"
         raise ParameterError(name, value, "True or False")
     return bool(value)
 
@@ -92,12 +99,43 @@ def check_sequence(
     """A sequence (tuple, list, NumPy array) of items each passing ``item``; a tuple back.
 
     A bare string or number is refused rather than read as a one-element sequence."""
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
-        raise ParameterError(name, value, "a sequence (tuple, list or array)")
+    if (
+        isinstance(value, str | bytes)
+        or not isinstance(value, Sequence | np.ndarray)
+        or getattr(value, "ndim", 1) != 1
+    ):
+        raise ParameterError(name, value, "a sequence (tuple, list or 1-D array)")
     items = tuple(value.tolist() if hasattr(value, "tolist") else value)
     if len(items) < min_length:
-        raise ParameterError(name, value, f"a sequence of at least {min_length} values")
+        plural = "s" if min_length != 1 else ""
+        raise ParameterError(name, value, f"a sequence of at least {min_length} value{plural}")
     return tuple(item(f"{name}[{i}]", v) for i, v in enumerate(items))
+
+
+def check_string(name: str, value: Any) -> str:
+    """A string (a name, a prefix), never a number or None standing for one."""
+    if not isinstance(value, str):
+        raise ParameterError(name, value, "a string")
+    return value
+
+
+def check_callable(name: str, value: Any, what: str) -> Callable[..., Any]:
+    """A function; ``what`` says which (``"a schedule, a function of the step"``)."""
+    if not callable(value):
+        raise ParameterError(name, value, what)
+    return value
+
+
+@contextmanager
+def within(where: str) -> Iterator[None]:
+    """Prefix the message of a ``ParameterError`` raised inside with ``where`` (the layer or
+    builder whose argument it is), so that the layers of a model can be told apart."""
+    try:
+        yield
+    except ParameterError as error:
+        if where:
+            error.args = (f"{where}: {error.args[0]}",)
+        raise
 
 
 def check_output_path(name: str, path: Any) -> Path:
@@ -116,12 +154,20 @@ def check_output_path(name: str, path: Any) -> Path:
     return path
 
 
-def check_output_dir(name: str, path: Any) -> Path:
-    """A folder we can write into: it exists and is writable, or it can be created (its
-    nearest existing ancestor is a writable folder)."""
+def check_folder(name: str, path: Any) -> Path:
+    """A folder path, to read from: a folder, or nothing yet, but not a file."""
     if not isinstance(path, str | os.PathLike) or not str(path):
         raise ParameterError(name, path, "a folder path")
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ParameterError(name, str(path), "a folder, not a file")
+    return path
+
+
+def check_output_dir(name: str, path: Any) -> Path:
+    """A folder we can write into: it exists and is writable, or it can be created (its
+    nearest existing ancestor is a writable folder)."""
+    path = check_folder(name, path)
     ancestor = path
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
