@@ -114,7 +114,7 @@ def test_a_member_equals_the_same_run_alone_and_a_frozen_member_keeps_its_state(
         (lambda: AdamW(b2=-0.1), "b2"),
         (lambda: AdamW(eps=float("nan")), "eps"),
         (lambda: LAMB(weight_decay=-1), "weight_decay"),
-        (lambda: LAMB(exclude_from_adaptation=("layer",)), "skip"),
+        (lambda: LAMB(exclude_from_adaptation=("layer",)), "exclude_from_adaptation"),
         (lambda: LAMB(zero_norm_ratio=0.5), "zero_norm_ratio"),
     ],
 )

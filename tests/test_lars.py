@@ -240,13 +240,13 @@ def test_active_mask_freezes_a_nan_member():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"momentum": 1.0}, r"momentum must be a number in \[0, 1\)"),
+        ({"momentum": 1.0}, r"momentum must be a finite number in \[0, 1\)"),
         ({"weight_decay": -1.0}, "weight_decay must be a finite number >= 0"),
         ({"trust_coefficient": 0.0}, "trust_coefficient must be a finite number > 0"),
         ({"trust_coefficient": -1.0}, "trust_coefficient must be a finite number"),
         ({"eps": -1e-9}, "eps must be a finite number >= 0"),
         ({"denominator": "lamb"}, r"denominator must be one of \('paper', 'optax'\)"),
-        ({"exclude_from_adaptation": ("biases",)}, "parameter kinds from"),
+        ({"exclude_from_adaptation": ("biases",)}, r"exclude_from_adaptation\[0\] must be one of"),
     ],
 )
 def test_bad_arguments_raise(kwargs, match):

@@ -102,25 +102,31 @@ def test_per_member_start_under_a_shared_schedule():
 @pytest.mark.parametrize(
     "build, match",
     [
-        (lambda: S.constant(-0.1), "lr must be finite and >= 0"),
-        (lambda: S.constant(np.nan), "lr must be finite"),
-        (lambda: S.constant(np.inf), "lr must be finite"),
+        (lambda: S.constant(-0.1), "lr must be a finite number >= 0"),
+        (lambda: S.constant(np.nan), "lr must be a finite number"),
+        (lambda: S.constant(np.inf), "lr must be a finite number"),
         (lambda: S.constant(np.ones((2, 2))), r"shape \(E,\)"),
-        (lambda: S.constant("fast"), "lr must be a number"),
+        (lambda: S.constant("fast"), "lr must be a finite number"),
         (lambda: S.step_decay(0.1, [5, 5]), "milestones must be strictly increasing"),
         (lambda: S.step_decay(0.1, [5, 3]), "milestones must be strictly increasing"),
         (lambda: S.step_decay(0.1, [-1]), "milestones"),
-        (lambda: S.poly(0.1, 0), "total_steps must be an integer > 0"),
-        (lambda: S.cosine(0.1, -3), "total_steps must be an integer > 0"),
+        (lambda: S.poly(0.1, 0), "total_steps must be an integer >= 1"),
+        (lambda: S.cosine(0.1, -3), "total_steps must be an integer >= 1"),
         (lambda: S.warmup(S.constant(0.1), "linear", 5), "kind must be one of"),
         (lambda: S.warmup(S.constant(0.1), "gradual", -1), "steps must be an integer >= 0"),
-        (lambda: S.warmup(S.constant(0.1), "constant", 5), "start is required"),
-        (lambda: S.warmup(S.constant(0.1), "gradual", 5, start=-1.0), "start must be finite"),
+        (
+            lambda: S.warmup(S.constant(0.1), "constant", 5),
+            "start must be given for a constant warmup",
+        ),
+        (
+            lambda: S.warmup(S.constant(0.1), "gradual", 5, start=-1.0),
+            "start must be a finite number >= 0",
+        ),
         (lambda: S.warmup(S.constant([0.1, 0.2]), "gradual", 5, start=[0, 0, 0]), "one ensemble"),
         (lambda: S.scale_lr(0.1, 512, 256, "cubic"), "rule must be one of"),
-        (lambda: S.scale_lr(0.1, 0, 256, "linear"), "batch must be an integer > 0"),
-        (lambda: S.legw_scaling(0.1, 1.0, 0), "k must be finite and > 0"),
-        (lambda: S.warmup_steps(-1, 10), "epochs must be finite and >= 0"),
+        (lambda: S.scale_lr(0.1, 0, 256, "linear"), "batch must be an integer >= 1"),
+        (lambda: S.legw_scaling(0.1, 1.0, 0), "k must be a finite number > 0"),
+        (lambda: S.warmup_steps(-1, 10), "epochs must be a finite number >= 0"),
     ],
 )
 def test_bad_arguments_raise_at_construction(build, match):
@@ -129,7 +135,7 @@ def test_bad_arguments_raise_at_construction(build, match):
 
 
 def test_negative_step_raises():
-    with pytest.raises(ValueError, match="step must be finite and >= 0"):
+    with pytest.raises(ValueError, match="step must be an iteration >= 0"):
         S.constant(0.1)(-1)
 
 
@@ -146,7 +152,7 @@ def test_join_restarts_each_schedule_at_its_boundary():
 def test_join_keeps_the_member_axis_and_refuses_bad_boundaries():
     joined = S.join([S.linear(np.array([0.1, 0.2]), 0.8, 2), S.constant(0.8)], [2])
     np.testing.assert_allclose(joined(np.arange(3)), [[0.1, 0.2], [0.45, 0.5], [0.8, 0.8]])
-    with pytest.raises(ValueError, match="boundaries must hold one step fewer"):
+    with pytest.raises(ValueError, match="boundaries must be one step fewer"):
         S.join([S.constant(1.0)], [3])
     with pytest.raises(ValueError, match="strictly increasing"):
         S.join([S.constant(1.0)] * 3, [5, 5])

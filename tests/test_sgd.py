@@ -164,11 +164,11 @@ def test_float32_params_stay_float32_with_float64_rates():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"momentum": -0.1}, r"momentum must be a number in \[0, 1\)"),
-        ({"momentum": 1.0}, r"momentum must be a number in \[0, 1\)"),
+        ({"momentum": -0.1}, r"momentum must be a finite number in \[0, 1\)"),
+        ({"momentum": 1.0}, r"momentum must be a finite number in \[0, 1\)"),
         ({"weight_decay": -1e-4}, "weight_decay must be a finite number >= 0"),
         ({"weight_decay": float("nan")}, "weight_decay must be a finite number >= 0"),
-        ({"exclude_from_weight_decay": ("bn",)}, "parameter kinds from"),
+        ({"exclude_from_weight_decay": ("bn",)}, r"exclude_from_weight_decay\[0\] must be one of"),
     ],
 )
 def test_bad_arguments_raise(kwargs, match):

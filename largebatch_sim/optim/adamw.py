@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .common import check_kinds
 from .transforms import AddDecayedWeights, Chain, ScaleByAdam, ScaleByLearningRate
 
 
@@ -30,5 +31,6 @@ class AdamW(Chain):
         exclude_from_weight_decay: Iterable[str] = (),
     ) -> None:
         self.adam = ScaleByAdam(b1, b2, eps)
-        decay = AddDecayedWeights(weight_decay, skip=exclude_from_weight_decay)
+        exclude = check_kinds("exclude_from_weight_decay", exclude_from_weight_decay)
+        decay = AddDecayedWeights(weight_decay, skip=exclude)
         super().__init__([self.adam, decay, ScaleByLearningRate()])

@@ -7,13 +7,15 @@ host: no ``float()``, no ``.item()``, no Python ``if`` on an array's values.
 
 from __future__ import annotations
 
-import math
-import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from ..nn.base import KINDS
+from ..validate import ParameterError, check_bool, check_choice, check_number, check_sequence
 
 
 def per_member(x: Any, like: Any, xp: ModuleType) -> Any:
@@ -49,35 +51,36 @@ def safe_divide(num: Any, den: Any, fallback: float, xp: ModuleType) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
-# constructor checks
+# argument checks
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
-
-
-def check_momentum(momentum: float) -> float:
-    if not (_is_number(momentum) and 0 <= momentum < 1):
-        raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
-    return float(momentum)
-
-
-def check_nonnegative(name: str, value: float) -> float:
-    if not (_is_number(value) and math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def check_kinds(name: str, kinds: Iterable[str] | None) -> frozenset[str]:
-    """A collection of parameter kinds (``weight``, ``bias``, ``norm``) to exclude."""
+def check_kinds(name: str, kinds: Iterable[str] | str | None) -> frozenset[str]:
+    """A collection of parameter kinds (``weight``, ``bias``, ``norm``) to exclude: a sequence
+    or a set of them, one kind alone, or None for none."""
     if kinds is None:
         return frozenset()
     if isinstance(kinds, str):  # ("norm") without the comma is the string "norm"
         kinds = (kinds,)
-    kinds = frozenset(kinds)
-    unknown = kinds - set(KINDS)
-    if unknown:
-        raise ValueError(
-            f"{name} must hold parameter kinds from {KINDS}, got unknown {sorted(unknown)}"
-        )
-    return kinds
+    if isinstance(kinds, AbstractSet):
+        kinds = tuple(kinds)
+    return frozenset(check_sequence(name, kinds, lambda n, v: check_choice(n, v, KINDS)))
+
+
+def check_step(params: Any, grads: Any, lr: Any, kinds: Any, active: Any) -> None:
+    """The arguments of an optimizer's ``step``, checked without reading an array's values.
+
+    A host number ``lr`` must be finite and >= 0; an array ``lr`` (one rate per member) may
+    live on the device and is left to the caller (the training loop checks its table)."""
+    for name, value in (("params", params), ("grads", grads)):
+        if not isinstance(value, Mapping):
+            raise ParameterError(name, value, "a dict of arrays by parameter name")
+    if np.isscalar(lr):  # a Python or NumPy scalar, on the host by definition
+        check_number("lr", lr, low=0)
+    if kinds is not None and not isinstance(kinds, Mapping):
+        raise ParameterError("kinds", kinds, "None or a dict of parameter kinds by name")
+    dtype_kind = getattr(getattr(active, "dtype", None), "kind", None)  # metadata: no sync
+    if active is not None and dtype_kind != "b":
+        allowed = "None or one bool per member (a bool array or a sequence of bools)"
+        if not isinstance(active, Sequence) or isinstance(active, str):
+            raise ParameterError("active", active, allowed)
+        check_sequence("active", active, check_bool)

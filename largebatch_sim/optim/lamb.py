@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .common import check_kinds
 from .transforms import (
     AddDecayedWeights,
     Chain,
@@ -40,11 +41,13 @@ class LAMB(Chain):
         exclude_from_weight_decay: Iterable[str] = (),
         zero_norm_ratio: float = 1.0,
     ) -> None:
+        no_adaptation = check_kinds("exclude_from_adaptation", exclude_from_adaptation)
+        no_decay = check_kinds("exclude_from_weight_decay", exclude_from_weight_decay)
         self.adam = ScaleByAdam(b1, b2, eps)
         self.trust = ScaleByTrustRatio(
-            1.0, denominator="optax", zero_norm_ratio=zero_norm_ratio, skip=exclude_from_adaptation
+            1.0, denominator="optax", zero_norm_ratio=zero_norm_ratio, skip=no_adaptation
         )
-        decay = AddDecayedWeights(weight_decay, skip=exclude_from_weight_decay)
+        decay = AddDecayedWeights(weight_decay, skip=no_decay)
         super().__init__([self.adam, decay, self.trust, ScaleByLearningRate()])
 
     @property

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..validate import check_bool
+from .common import check_kinds
 from .transforms import (
     DENOMINATORS,
     ZERO_NORM_RATIOS,
@@ -78,6 +80,8 @@ class LARS(Chain):
         zero_norm_ratio: float = 1.0,
         nesterov: bool = False,
     ) -> None:
+        no_decay = check_kinds("exclude_from_weight_decay", exclude_from_weight_decay)
+        no_adaptation = check_kinds("exclude_from_adaptation", exclude_from_adaptation)
         self.trust = ScaleByTrustRatio(
             trust_coefficient,
             denominator=denominator,
@@ -85,12 +89,12 @@ class LARS(Chain):
             clip=clip,
             zero_norm_ratio=zero_norm_ratio,
             weight_decay=weight_decay,
-            no_decay_on=exclude_from_weight_decay,
-            skip=exclude_from_adaptation,
+            no_decay_on=no_decay,
+            skip=no_adaptation,
         )
         self.trace = Trace(momentum, nesterov=nesterov)
-        decay = AddDecayedWeights(weight_decay, skip=exclude_from_weight_decay)
-        if lr_in_momentum:  # v <- m v + gamma lambda (g + beta w)
+        decay = AddDecayedWeights(weight_decay, skip=no_decay)
+        if check_bool("lr_in_momentum", lr_in_momentum):  # v <- m v + gamma lambda (g + beta w)
             stages = [decay, self.trust, ScaleByLearningRate(), self.trace]
         else:  # u <- m u + lambda (g + beta w),  w <- w - gamma u
             stages = [decay, self.trust, self.trace, ScaleByLearningRate()]

@@ -29,6 +29,15 @@ from typing import Any
 
 import numpy as np
 
+from ..validate import (
+    ParameterError,
+    check_callable,
+    check_choice,
+    check_integer,
+    check_number,
+    check_sequence,
+)
+
 Schedule = Callable[[int | np.ndarray], np.ndarray]
 
 WARMUPS = ("none", "constant", "gradual")
@@ -40,40 +49,32 @@ SCALING_RULES = ("none", "linear", "sqrt")
 
 
 def _hyper(name: str, value: Any, *, positive: bool = False) -> np.ndarray:
-    """A hyperparameter as float64 of shape () or (E,), finite and >= 0 (> 0 if positive)."""
-    try:
-        a = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{name} must be a number or a 1-D array of numbers, got {value!r}"
-        ) from None
-    if a.ndim > 1 or (a.ndim == 1 and a.size == 0):
-        raise ValueError(
-            f"{name} must be a scalar or a 1-D array of shape (E,) (one per ensemble member), "
-            f"got shape {a.shape}"
+    """A hyperparameter as float64 of shape () or (E,): a number, or a sequence or 1-D array of
+    E >= 1 numbers (one per ensemble member), each finite and >= 0 (> 0 if positive)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]  # a 0-d array is a number
+    if isinstance(value, Sequence | np.ndarray) and not isinstance(value, str):
+        if getattr(value, "ndim", 1) != 1:
+            raise ParameterError(name, value, "a number or an array of shape (E,), one per member")
+        items = check_sequence(
+            name, value, lambda n, v: check_number(n, v, low=0, low_open=positive), min_length=1
         )
-    bound = "> 0" if positive else ">= 0"
-    if not np.all(np.isfinite(a)) or np.any(a <= 0 if positive else a < 0):
-        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
-    return a
+        return np.asarray(items, dtype=np.float64)
+    return np.asarray(check_number(name, value, low=0, low_open=positive), dtype=np.float64)
 
 
 def _scalar(name: str, value: Any, *, positive: bool = False) -> float:
     """A scalar hyperparameter, finite and >= 0 (> 0 if positive)."""
-    a = _hyper(name, value, positive=positive)
-    if a.ndim:
-        raise ValueError(f"{name} must be a scalar, got shape {a.shape}")
-    return float(a)
+    return check_number(name, value, low=0, low_open=positive)
 
 
 def _count(name: str, value: Any, *, positive: bool = False) -> int:
     """A number of steps: an integer >= 0 (> 0 if positive)."""
-    bound = "> 0" if positive else ">= 0"
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
-    if value < 0 or (positive and value == 0):
-        raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
-    return int(value)
+    return check_integer(name, value, low=1 if positive else 0)
+
+
+def _check_schedule(name: str, value: Any) -> Schedule:
+    return check_callable(name, value, "a schedule (a function of the step)")
 
 
 def _members(**shapes: tuple[int, ...]) -> tuple[int, ...]:
@@ -89,9 +90,10 @@ def _members(**shapes: tuple[int, ...]) -> tuple[int, ...]:
 
 def _steps(step: int | np.ndarray, members: tuple[int, ...]) -> np.ndarray:
     """The iteration(s) as float64, with a trailing member axis when E is present."""
-    t = np.asarray(step, dtype=np.float64)
-    if not np.all(np.isfinite(t)) or np.any(t < 0):
-        raise ValueError(f"step must be finite and >= 0, got {step!r}")
+    t = np.asarray(step)
+    if t.dtype.kind not in "iuf" or not np.all(np.isfinite(t)) or np.any(t < 0):
+        raise ParameterError("step", step, "an iteration >= 0 (a number or an array of them)")
+    t = t.astype(np.float64)
     return t[..., None] if members else t
 
 
@@ -118,9 +120,9 @@ def step_decay(
     iterations). The rate at a milestone is already the decayed one."""
     lr, factor = _hyper("lr", lr), _hyper("factor", factor, positive=True)
     members = _members(lr=lr.shape, factor=factor.shape)
-    ms = [_count(f"milestones[{i}]", m) for i, m in enumerate(milestones)]
+    ms = check_sequence("milestones", milestones, check_integer)
     if any(b <= a for a, b in zip(ms, ms[1:], strict=False)):
-        raise ValueError(f"milestones must be strictly increasing, got {list(milestones)}")
+        raise ParameterError("milestones", milestones, "strictly increasing iterations")
     ms_arr = np.asarray(ms, dtype=np.float64)
 
     def schedule(step: int | np.ndarray) -> np.ndarray:
@@ -189,15 +191,13 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
     So ``join([linear(0.1, 0.8, W), cosine(0.8, T - W)], [W])`` warms up over W steps and then
     decays over the remaining T - W, the decay starting where the warmup ends (``warmup``, in
     contrast, keeps the wrapped schedule on the global step)."""
-    schedules = list(schedules)
-    bounds = [_count(f"boundaries[{i}]", b, positive=True) for i, b in enumerate(boundaries)]
+    schedules = check_sequence("schedules", schedules, _check_schedule, min_length=1)
+    bounds = check_sequence("boundaries", boundaries, lambda n, b: _count(n, b, positive=True))
     if len(bounds) != len(schedules) - 1:
-        raise ValueError(
-            f"boundaries must hold one step fewer than schedules ({len(schedules) - 1}), "
-            f"got {len(bounds)}"
-        )
+        allowed = f"one step fewer than schedules ({len(schedules) - 1})"
+        raise ParameterError("boundaries", boundaries, allowed)
     if any(b <= a for a, b in zip(bounds, bounds[1:], strict=False)):
-        raise ValueError(f"boundaries must be strictly increasing, got {list(boundaries)}")
+        raise ParameterError("boundaries", boundaries, "strictly increasing steps")
     members = _members(**{f"schedules[{i}]": np.shape(f(0)) for i, f in enumerate(schedules)})
     offsets = np.asarray([0, *bounds], dtype=np.float64)
 
@@ -238,15 +238,15 @@ def warmup(
     a decay planned for iteration 30 S still happens at 30 S, and a poly/cosine decay has
     already progressed by ``steps`` when the warmup ends. ``start`` may be (E,).
     """
-    if kind not in WARMUPS:
-        raise ValueError(f"kind must be one of {WARMUPS}, got {kind!r}")
+    _check_schedule("schedule", schedule)
+    check_choice("kind", kind, WARMUPS)
     steps = _count("steps", steps)
     if kind == "none":
         return schedule
     if start is None:
         if kind == "constant":
-            raise ValueError(
-                "start is required for a constant warmup (the small-batch rate it holds)"
+            raise ParameterError(
+                "start", start, "given for a constant warmup (the small-batch rate it holds)"
             )
         start = 0.0
     start = _hyper("start", start)
@@ -291,8 +291,7 @@ def scale_lr(
 
     Returns a float64 scalar, or an (E,) array when ``base_lr`` is (E,).
     """
-    if rule not in SCALING_RULES:
-        raise ValueError(f"rule must be one of {SCALING_RULES}, got {rule!r}")
+    check_choice("rule", rule, SCALING_RULES)
     base_lr = _hyper("base_lr", base_lr)
     k = _count("batch", batch, positive=True) / _count("base_batch", base_batch, positive=True)
     factor = {"none": 1.0, "linear": k, "sqrt": np.sqrt(k)}[rule]
@@ -329,5 +328,6 @@ def legw(
     the large batch; ``decay`` maps a peak rate to a schedule, e.g.
     ``lambda lr: poly(lr, total_steps)`` (default: constant).
     """
+    check_callable("decay", decay, "a function from a peak rate to a schedule")
     peak, epochs = legw_scaling(base_lr, base_warmup_epochs, k)
     return warmup(decay(peak), "gradual", warmup_steps(epochs, steps_per_epoch), start=start)

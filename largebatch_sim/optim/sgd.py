@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..validate import check_bool
+from .common import check_kinds
 from .transforms import AddDecayedWeights, Chain, ScaleByLearningRate, Trace
 
 
@@ -51,8 +53,11 @@ class SGD(Chain):
         momentum_correction: bool = True,
         exclude_from_weight_decay: Iterable[str] = (),
     ) -> None:
-        decay = AddDecayedWeights(weight_decay, skip=exclude_from_weight_decay)
-        correction = bool(lr_in_momentum) and bool(momentum_correction)
+        exclude = check_kinds("exclude_from_weight_decay", exclude_from_weight_decay)
+        decay = AddDecayedWeights(weight_decay, skip=exclude)
+        lr_in_momentum = check_bool("lr_in_momentum", lr_in_momentum)
+        momentum_correction = check_bool("momentum_correction", momentum_correction)
+        correction = lr_in_momentum and momentum_correction
         self.trace = Trace(momentum, nesterov=nesterov, correction=correction)
         if lr_in_momentum:  # v <- m v + lr g'  (eq. 9)
             stages = [decay, ScaleByLearningRate(), self.trace]

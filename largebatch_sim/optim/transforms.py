@@ -29,15 +29,8 @@ from types import ModuleType
 from typing import Any
 
 from ..backend import get_array_module
-from .common import (
-    check_kinds,
-    check_momentum,
-    check_nonnegative,
-    masked_assign,
-    member_norm,
-    per_member,
-    safe_divide,
-)
+from ..validate import ParameterError, check_bool, check_choice, check_number, check_sequence
+from .common import check_kinds, check_step, masked_assign, member_norm, per_member, safe_divide
 
 DENOMINATORS = ("paper", "optax")
 ZERO_NORM_RATIOS = (1.0, 0.0)
@@ -82,7 +75,7 @@ class AddDecayedWeights(Stage):
 
     def __init__(self, weight_decay: float, skip: Iterable[str] = ()) -> None:
         super().__init__(skip)
-        self.weight_decay = check_nonnegative("weight_decay", weight_decay)
+        self.weight_decay = check_number("weight_decay", weight_decay, low=0)
 
     def update(self, name: str, u: Any, w: Any, ctx: StepContext) -> Any:
         if self.weight_decay and self.applies(name, ctx):
@@ -106,9 +99,9 @@ class Trace(Stage):
 
     def __init__(self, momentum: float, nesterov: bool = False, correction: bool = False) -> None:
         super().__init__()
-        self.momentum = check_momentum(momentum)
-        self.nesterov = bool(nesterov)
-        self.correction = bool(correction)
+        self.momentum = check_number("momentum", momentum, low=0, high=1, high_open=True)
+        self.nesterov = check_bool("nesterov", nesterov)
+        self.correction = check_bool("correction", correction)
         self.buffers: dict[str, Any] = {}
 
     def update(self, name: str, u: Any, w: Any, ctx: StepContext) -> Any:
@@ -153,21 +146,17 @@ class ScaleByTrustRatio(Stage):
         skip: Iterable[str] = (),
     ) -> None:
         super().__init__(skip)
-        self.trust_coefficient = check_nonnegative("trust_coefficient", trust_coefficient)
-        if self.trust_coefficient == 0:
-            raise ValueError("trust_coefficient must be a finite number > 0, got 0")
-        if denominator not in DENOMINATORS:
-            raise ValueError(f"denominator must be one of {DENOMINATORS}, got {denominator!r}")
-        if zero_norm_ratio not in ZERO_NORM_RATIOS:
-            raise ValueError(
-                f"zero_norm_ratio must be one of {ZERO_NORM_RATIOS} (1: move at the global rate "
-                f"where ||w|| = 0; 0: the literal formula, never move), got {zero_norm_ratio!r}"
-            )
-        self.denominator = denominator
-        self.eps = check_nonnegative("eps", eps)
-        self.clip = bool(clip)
-        self.zero_norm_ratio = float(zero_norm_ratio)
-        self.weight_decay = check_nonnegative("weight_decay", weight_decay)
+        self.trust_coefficient = check_number(
+            "trust_coefficient", trust_coefficient, low=0, low_open=True
+        )
+        self.denominator = check_choice("denominator", denominator, DENOMINATORS)
+        self.eps = check_number("eps", eps, low=0)
+        self.clip = check_bool("clip", clip)
+        # 1: move at the global rate where ||w|| = 0; 0: the literal formula, never move
+        self.zero_norm_ratio = float(
+            check_choice("zero_norm_ratio", zero_norm_ratio, ZERO_NORM_RATIOS)
+        )
+        self.weight_decay = check_number("weight_decay", weight_decay, low=0)
         self.no_decay_on = check_kinds("no_decay_on", no_decay_on)
         self.local_lr: dict[str, Any] = {}
         self.effective_lr: dict[str, Any] = {}
@@ -216,11 +205,9 @@ class ScaleByAdam(Stage):
 
     def __init__(self, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> None:
         super().__init__()
-        for name, value in (("b1", b1), ("b2", b2)):
-            if not (check_nonnegative(name, value) < 1):
-                raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-        self.b1, self.b2 = float(b1), float(b2)
-        self.eps = check_nonnegative("eps", eps)
+        self.b1 = check_number("b1", b1, low=0, high=1, high_open=True)
+        self.b2 = check_number("b2", b2, low=0, high=1, high_open=True)
+        self.eps = check_number("eps", eps, low=0)
         self.mu: dict[str, Any] = {}
         self.nu: dict[str, Any] = {}
         self.count: dict[str, Any] = {}
@@ -241,6 +228,12 @@ class ScaleByAdam(Stage):
         return mu_hat / (xp.sqrt(nu_hat) + self.eps)
 
 
+def _check_stage(name: str, value: Any) -> Stage:
+    if not isinstance(value, Stage):
+        raise ParameterError(name, value, "a Stage (AddDecayedWeights, Trace, ...)")
+    return value
+
+
 @dataclass
 class Chain:
     """An optimizer: its stages, applied in order to every parameter with a gradient.
@@ -250,7 +243,10 @@ class Chain:
     host or the device; ``kinds`` maps names to weight / bias / norm."""
 
     stages: list[Stage] = field(default_factory=list)
-    prev_lr: Any = None
+    prev_lr: Any = field(default=None, init=False)  # the last step's rate: state, not an option
+
+    def __post_init__(self) -> None:
+        self.stages = list(check_sequence("stages", self.stages, _check_stage))
 
     def step(
         self,
@@ -260,6 +256,7 @@ class Chain:
         kinds: dict[str, str] | None = None,
         active: Any = None,
     ) -> None:
+        check_step(params, grads, lr, kinds, active)
         names = [name for name in params if name in grads]
         if not names:
             return
