@@ -186,7 +186,7 @@ def test_batch_not_divisible_by_chunks_raises():
     layer.forward(np.ones((E, 8, 4)))
     with pytest.raises(ValueError, match="not divisible by grad_chunks=3"):
         layer.backward(np.ones((E, 8, 3)))
-    with pytest.raises(ValueError, match="grad_chunks"):
+    with pytest.raises(ValueError, match="chunks must be an integer >= 1"):
         layer.set_grad_chunks(0)
     with pytest.raises(ValueError, match=r"noise_chunks must be a divisor of batch \(10\).*got 3"):
         RunConfig(batch=10, noise_chunks=3)

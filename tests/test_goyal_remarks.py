@@ -83,7 +83,7 @@ def test_scaled_gradient_keeps_the_loss_and_scales_the_gradient():
     np.testing.assert_array_equal(loss_c, loss)
     np.testing.assert_allclose(grad_c, 3.0 * grad, rtol=1e-15)
     assert scaled_gradient(softmax_cross_entropy, 1.0) is softmax_cross_entropy
-    with pytest.raises(ValueError, match="finite positive"):
+    with pytest.raises(ValueError, match="factor must be a finite number > 0"):
         scaled_gradient(softmax_cross_entropy, 0.0)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+from ..validate import check_number, within
 from .base import Layer
 
 
@@ -59,8 +60,8 @@ class Dropout(Layer):
 
     def __init__(self, p: float = 0.5, name: str = "dropout") -> None:
         super().__init__(name)
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"{name}: p must be in [0, 1), got {p!r}")
+        with within(name):
+            check_number("p", p, low=0, high=1, high_open=True)
         self.p = p
         self._member_seeds: list[int] = []
         self.seed = 0

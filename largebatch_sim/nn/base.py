@@ -23,6 +23,13 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+from ..validate import (
+    ParameterError,
+    check_bool,
+    check_integer,
+    check_sequence,
+    check_string,
+)
 
 KINDS = ("weight", "bias", "norm")
 
@@ -31,7 +38,7 @@ class Layer:
     """Base class: a layer without parameters that passes its input through."""
 
     def __init__(self, name: str = "") -> None:
-        self.name = name
+        self.name = check_string("name", name)
         self.params: dict[str, Any] = {}
         self.grads: dict[str, Any] = {}
         self.kinds: dict[str, str] = {}
@@ -65,9 +72,11 @@ class Layer:
         Member e draws every parameter, layer by layer in a fixed order, from
         ``numpy.random.default_rng(seeds[e])``: it equals a model built alone from that seed.
         """
-        seeds = [seeds] if np.isscalar(seeds) else list(seeds)
-        if len(seeds) == 0:
-            raise ValueError("ensemble size must be at least 1: got an empty list of seeds")
+        if np.isscalar(seeds):
+            seeds = [check_integer("seeds", seeds)]
+        else:  # one member per seed: at least one
+            seeds = list(check_sequence("seeds", seeds, check_integer, min_length=1))
+        check_float_dtype("dtype", dtype)
         members = []
         for seed in seeds:
             rng = np.random.default_rng(seed)
@@ -84,6 +93,7 @@ class Layer:
         return self
 
     def train(self, mode: bool = True) -> Layer:
+        check_bool("mode", mode)
         for layer in iter_layers(self):
             layer.training = mode
         return self
@@ -97,6 +107,7 @@ class Layer:
 
     def set_workers(self, workers: int) -> None:
         """Simulated data parallelism: batch-norm statistics over B / workers examples each."""
+        check_integer("workers", workers, low=1)
         for layer in iter_layers(self):
             if hasattr(layer, "workers"):
                 layer.workers = workers
@@ -111,10 +122,8 @@ class Layer:
         loss). ``chunk_batch`` records the B it saw. None or 1 is the ordinary backward. This
         split is independent of batch norm's ``workers``; see ``instruments.NoiseScale``.
         """
-        if chunks is not None and (
-            isinstance(chunks, bool) or not isinstance(chunks, int | np.integer) or chunks < 1
-        ):
-            raise ValueError(f"grad_chunks must be a positive int or None, got {chunks!r}")
+        if chunks is not None:
+            check_integer("chunks", chunks, low=1)
         for layer in iter_layers(self):
             layer.grad_chunks = None if chunks is None else int(chunks)
             layer.chunk_sq_norms = {}
@@ -179,6 +188,23 @@ def sum_chunks(a: Any) -> Any:
     return (ones @ a.reshape(E, k, -1)).reshape((E,) + a.shape[2:])
 
 
+def check_float_dtype(name: str, dtype: Any) -> np.dtype:
+    """A floating-point dtype (``np.float32``, ``"float64"``): parameters are trained in it."""
+    try:
+        checked = np.dtype(dtype)
+    except TypeError:
+        checked = None
+    if checked is None or checked.kind != "f":
+        raise ParameterError(name, dtype, "a floating-point dtype such as float32 or float64")
+    return checked
+
+
+def _check_layer(name: str, value: Any) -> Layer:
+    if not isinstance(value, Layer):
+        raise ParameterError(name, value, "a Layer")
+    return value
+
+
 def iter_layers(layer: Layer) -> Iterator[Layer]:
     """The layer and all its sublayers, depth first, in a fixed order."""
     yield layer
@@ -191,7 +217,7 @@ class Sequential(Layer):
 
     def __init__(self, layers: Sequence[Layer], name: str = "") -> None:
         super().__init__(name)
-        self.layers = list(layers)
+        self.layers = list(check_sequence("layers", layers, _check_layer))
         names = [f"{l.name}.{k}" for l in iter_layers(self) for k in l.kinds]
         duplicates = {n for n in names if names.count(n) > 1}
         if duplicates:

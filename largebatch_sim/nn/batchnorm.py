@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+from ..validate import check_integer, check_number, within
 from .base import Layer, grad_chunks_for, sq_norms
 
 
@@ -61,13 +62,11 @@ class BatchNorm(Layer):
         gamma_init: float = 1.0,
     ) -> None:
         super().__init__(name)
-        if not isinstance(num_features, int | np.integer) or num_features < 1:
-            raise ValueError(f"{name}: num_features must be a positive int, got {num_features!r}")
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"{name}: momentum must be in [0, 1], got {momentum!r}")
-        if not eps > 0:
-            raise ValueError(f"{name}: eps must be positive, got {eps!r}")
-        self.num_features = int(num_features)
+        with within(name):
+            self.num_features = check_integer("num_features", num_features, low=1)
+            check_number("momentum", momentum, low=0, high=1)
+            check_number("eps", eps, low=0, low_open=True)
+            check_number("gamma_init", gamma_init)
         self.workers = workers
         self.momentum, self.eps, self.gamma_init = momentum, eps, gamma_init
         self.kinds = {"gamma": "norm", "beta": "norm"}
@@ -97,9 +96,9 @@ class BatchNorm(Layer):
         }
 
     def _check_workers(self) -> None:
-        k = self.workers
-        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-            raise ValueError(f"{self.name}: workers must be a positive int, got {k!r}")
+        """At construction and at each training forward: ``workers`` may be set afterwards."""
+        with within(self.name):
+            check_integer("workers", self.workers, low=1)
 
     def _check_input(self, x: Any) -> tuple[int, int, int, int]:
         """(E_in, B, C, S) of x, with S the number of spatial positions."""

@@ -7,8 +7,17 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+from ..validate import check_bool, check_integer, check_number, within
 from .base import Layer, grad_chunks_for, sq_norms, sum_chunks
-from .spatial import IntOrPair, Pair, along_long_axes, as_pair, offset_index, output_length
+from .spatial import (
+    IntOrPair,
+    Pair,
+    along_long_axes,
+    as_pair,
+    check_window,
+    offset_index,
+    output_length,
+)
 
 
 class Conv2d(Layer):
@@ -55,19 +64,20 @@ class Conv2d(Layer):
         input_size: Pair | None = None,
     ) -> None:
         super().__init__(name)
-        for arg, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}: {arg} must be a positive int, got {value!r}")
-        # validate now; keep the arguments as given, since an int's meaning depends on the input
-        as_pair(kernel_size, "kernel_size", name, 1)
-        as_pair(stride, "stride", name, 1)
-        as_pair(padding, "padding", name, 0)
-        if input_size is not None:
-            input_size = as_pair(input_size, "input_size", name, 1)
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_arg, self.stride_arg, self.padding_arg = kernel_size, stride, padding
+        with within(name):
+            self.in_channels = check_integer("in_channels", in_channels, low=1)
+            self.out_channels = check_integer("out_channels", out_channels, low=1)
+            # an int stays an int, a pair becomes a tuple: an int's meaning depends on the input
+            self.kernel_arg = check_window("kernel_size", kernel_size, 1)
+            self.stride_arg = check_window("stride", stride, 1)
+            self.padding_arg = check_window("padding", padding, 0)
+            if input_size is not None:
+                input_size = as_pair(check_window("input_size", input_size, 1))
+            check_bool("bias", bias)
+            check_number("bias_init", bias_init)
+            check_number("gain", gain, low=0, low_open=True)
         self.input_size = input_size
-        self.kernel_size = along_long_axes(kernel_size, input_size, 1)
+        self.kernel_size = along_long_axes(self.kernel_arg, input_size, 1)
         self.bias, self.bias_init, self.gain = bias, bias_init, gain
         self.kinds = {"w": "weight", "b": "bias"} if bias else {"w": "weight"}
 

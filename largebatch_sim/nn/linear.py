@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+from ..validate import check_bool, check_integer, check_number, within
 from .base import Layer, grad_chunks_for, sq_norms, sum_chunks
 
 
@@ -39,7 +40,13 @@ class Linear(Layer):
         gain: float = 2.0,
     ) -> None:
         super().__init__(name)
-        self.in_features, self.out_features = in_features, out_features
+        with within(name):
+            self.in_features = check_integer("in_features", in_features, low=1)
+            self.out_features = check_integer("out_features", out_features, low=1)
+            check_bool("bias", bias)
+            check_number("bias_init", bias_init)
+            check_number("gain", gain, low=0, low_open=True)
+        # the numbers are kept as given: a NumPy scalar computes as before
         self.bias, self.bias_init, self.gain = bias, bias_init, gain
         self.kinds = {"w": "weight", "b": "bias"} if bias else {"w": "weight"}
 

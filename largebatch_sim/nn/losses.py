@@ -8,11 +8,11 @@ global batch, whatever the number of simulated workers).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 from .. import backend
+from ..validate import check_callable, check_integer, check_number, within
 
 
 def _check_labels(fn: str, logits: Any, y: Any) -> None:
@@ -100,8 +100,9 @@ def scaled_gradient(loss_fn: LossFn, factor: float) -> LossFn:
     The reported loss stays the plain mean over the batch, so curves and divergence tests
     compare like with like.
     """
-    if not (math.isfinite(factor) and factor > 0):
-        raise ValueError(f"scaled_gradient: factor must be a finite positive number, got {factor}")
+    with within("scaled_gradient"):
+        check_callable("loss_fn", loss_fn, "a loss function (pred, target) -> (loss, grad)")
+        check_number("factor", factor, low=0, low_open=True)
     if factor == 1:
         return loss_fn
 
@@ -120,8 +121,9 @@ def worker_sum_loss(loss_fn: LossFn, workers: int) -> LossFn:
     Returns (L', dL'/dpred) = (k L, k dL/dpred); the reference for ``scaled_gradient(loss_fn,
     k)``, computed chunk by chunk.
     """
-    if not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"worker_sum_loss: workers must be a positive int, got {workers!r}")
+    with within("worker_sum_loss"):
+        check_callable("loss_fn", loss_fn, "a loss function (pred, target) -> (loss, grad)")
+        workers = check_integer("workers", workers, low=1)
 
     def summed(pred: Any, target: Any) -> tuple[Any, Any]:
         xp = backend.get_array_module(pred)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
+from ..validate import check_integer, check_number, within
 from .base import Layer
 
 
@@ -47,12 +48,11 @@ class LocalResponseNorm(Layer):
         name: str = "lrn",
     ) -> None:
         super().__init__(name)
-        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-            raise ValueError(f"{name}: size must be a positive int, got {size!r}")
-        if alpha < 0 or beta < 0:
-            raise ValueError(f"{name}: alpha and beta must be >= 0, got {alpha!r}, {beta!r}")
-        if k <= 0:  # s_c >= k keeps the division and the power defined
-            raise ValueError(f"{name}: k must be > 0, got {k!r}")
+        with within(name):
+            size = check_integer("size", size, low=1)
+            check_number("alpha", alpha, low=0)
+            check_number("beta", beta, low=0)
+            check_number("k", k, low=0, low_open=True)  # s_c >= k keeps s_c^-beta defined
         self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
 
     def forward(self, x: Any) -> Any:

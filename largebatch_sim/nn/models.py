@@ -8,11 +8,21 @@ along spatial axes longer than 1, so the same builders serve both.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
+from ..validate import (
+    ParameterError,
+    check_bool,
+    check_choice,
+    check_integer,
+    check_number,
+    check_sequence,
+    check_string,
+    is_integer,
+    within,
+)
 from .activations import Dropout, Flatten, ReLU
 from .base import Layer, Sequential
 from .batchnorm import BatchNorm
@@ -27,19 +37,16 @@ NORMS = ("lrn", "bn")
 CAFFE_BIAS = 0.1  # Caffe's AlexNet starts biases at small positive constants (0.1 or 1)
 
 
-def _positive_int(value: Any, arg: str, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{where}: {arg} must be a positive int, got {value!r}")
-    return int(value)
+def _positive(name: str, value: Any) -> int:
+    return check_integer(name, value, low=1)
 
 
-def _check_in_shape(in_shape: Any, where: str) -> tuple[int, int, int]:
+def _check_in_shape(in_shape: Any) -> tuple[int, int, int]:
     """in_shape as a (C, H, W) tuple of positive ints."""
-    if not isinstance(in_shape, Sequence) or len(in_shape) != 3:
-        raise ValueError(f"{where}: in_shape must be (C, H, W), got {in_shape!r}")
-    for value in in_shape:
-        _positive_int(value, f"in_shape {tuple(in_shape)}", where)
-    c, h, w = (int(v) for v in in_shape)
+    shape = check_sequence("in_shape", in_shape, _positive)
+    if len(shape) != 3:
+        raise ParameterError("in_shape", in_shape, "(C, H, W): 3 positive ints")
+    c, h, w = shape
     return c, h, w
 
 
@@ -52,10 +59,10 @@ def mlp(sizes: Sequence[int], name_prefix: str = "fc", bias_init: float = 0.0) -
     ``build_model("mlp", ...)`` (hidden (128, 128), 10 classes): 26,122 on digits (64 inputs),
     23,050 on MNIST-1D (40 inputs).
     """
-    if isinstance(sizes, str | bytes) or not isinstance(sizes, Sequence) or len(sizes) < 2:
-        raise ValueError(f"mlp: sizes must list at least 2 layer widths, got {sizes!r}")
-    for size in sizes:
-        _positive_int(size, f"sizes {list(sizes)}", "mlp")
+    with within("mlp"):
+        sizes = check_sequence("sizes", sizes, _positive, min_length=2)
+        check_string("name_prefix", name_prefix)
+        check_number("bias_init", bias_init)
     layers: list[Layer] = [Flatten(name="flatten")]
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
         layers.append(Linear(fan_in, fan_out, name=f"{name_prefix}{i}", bias_init=bias_init))
@@ -106,14 +113,12 @@ def alexnet_mini(
     BN 84,218 on digits, 57,786 on MNIST-1D.
     """
     where = "alexnet_mini"
-    c, h, w = _check_in_shape(in_shape, where)
-    if norm not in NORMS:
-        raise ValueError(f"{where}: norm must be one of {NORMS}, got {norm!r}")
-    classes = _positive_int(classes, "classes", where)
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"{where}: dropout must be in [0, 1), got {dropout!r}")
-    if not width > 0:
-        raise ValueError(f"{where}: width must be positive, got {width!r}")
+    with within(where):
+        c, h, w = _check_in_shape(in_shape)
+        check_choice("norm", norm, NORMS)
+        classes = _positive("classes", classes)
+        check_number("dropout", dropout, low=0, high=1, high_open=True)
+        check_number("width", width, low=0, low_open=True)
     shape = (c, h, w)
     flat_spatial = _pooled(h, 3, where, shape) * _pooled(w, 3, where, shape)
 
@@ -176,12 +181,11 @@ def cnn_mini(
     digits (1, 8, 8) -> 8x8 -> 4x4 -> 2x2, 16 * 4 = 64 inputs.
     Parameters (width 1, 10 classes): 3,322 on MNIST-1D; 5,754 on digits (3x3 kernels there).
     """
-    where = "cnn_mini"
-    c, h, w = _check_in_shape(in_shape, where)
-    classes = _positive_int(classes, "classes", where)
-    channels = _positive_int(channels, "channels", where)
-    if not width > 0:
-        raise ValueError(f"{where}: width must be positive, got {width!r}")
+    with within("cnn_mini"):
+        c, h, w = _check_in_shape(in_shape)
+        classes = _positive("classes", classes)
+        channels = _positive("channels", channels)
+        check_number("width", width, low=0, low_open=True)
     out = max(1, round(channels * width))
     layers: list[Layer] = []
     size, fan_in = (h, w), c
@@ -213,10 +217,11 @@ def resnet_mini(
     with (1, 3) kernels. Parameters (10 classes): one block per stage 77,754 on digits,
     28,506 on MNIST-1D; two blocks per stage 174,970 and 61,210.
     """
-    where = "resnet_mini"
-    c, h, w = _check_in_shape(in_shape, where)
-    classes = _positive_int(classes, "classes", where)
-    blocks_per_stage = _positive_int(blocks_per_stage, "blocks_per_stage", where)
+    with within("resnet_mini"):
+        c, h, w = _check_in_shape(in_shape)
+        classes = _positive("classes", classes)
+        blocks_per_stage = _positive("blocks_per_stage", blocks_per_stage)
+        check_bool("zero_init_last_bn", zero_init_last_bn)
     layers: list[Layer] = [
         Conv2d(c, 16, 3, 1, 1, name="conv1", bias=False, input_size=(h, w)),
         BatchNorm(16, name="bn1"),
@@ -244,6 +249,16 @@ def _letters(j: int) -> str:
             return s
 
 
+# the builder behind each model name
+BUILDERS = {
+    "mlp": mlp,
+    "cnn_bn": cnn_mini,
+    "alexnet_lrn": alexnet_mini,
+    "alexnet_bn": alexnet_mini,
+    "resnet": resnet_mini,
+}
+
+
 def build_model(name: str, in_shape: Sequence[int], classes: int, **kwargs: Any) -> Sequential:
     """The model ``name`` (one of ``MODELS``) for inputs of ``in_shape`` = (C, H, W).
 
@@ -251,22 +266,32 @@ def build_model(name: str, in_shape: Sequence[int], classes: int, **kwargs: Any)
       other keywords (``name_prefix``, ``bias_init``) go to ``mlp``;
     - ``"alexnet_lrn"``, ``"alexnet_bn"``: ``alexnet_mini`` with ``norm`` "lrn" or "bn";
     - ``"resnet"``: ``resnet_mini``.
+
+    A keyword the model's builder does not take is an error that names it.
     """
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}: accepted names are {MODELS}")
+    with within("build_model"):
+        check_choice("name", name, MODELS)
+        c, h, w = _check_in_shape(in_shape)
+        classes = _positive("classes", classes)
+        builder = BUILDERS[name]
+        # the builder's own keywords, less those build_model sets; mlp's widths come as hidden
+        accepted = set(inspect.signature(builder).parameters)
+        accepted -= {"in_shape", "classes", "sizes", "norm"}
+        if name == "mlp":
+            accepted.add("hidden")
+        for key, value in kwargs.items():
+            if key not in accepted:
+                allowed = f"left out: model {name!r} takes only {sorted(accepted)}"
+                raise ParameterError(key, value, allowed)
+        if name == "mlp":
+            hidden = kwargs.pop("hidden", (128, 128))
+            hidden = (hidden,) if is_integer(hidden) else hidden
+            hidden = check_sequence("hidden", hidden, _positive)
     if name == "mlp":
-        c, h, w = _check_in_shape(in_shape, "build_model")
-        hidden = kwargs.pop("hidden", (128, 128))
-        if isinstance(hidden, int):
-            hidden = (hidden,)
         return mlp([c * h * w, *hidden, classes], **kwargs)
-    if name == "resnet":
-        return resnet_mini(in_shape, classes, **kwargs)
-    if name == "cnn_bn":
-        return cnn_mini(in_shape, classes, **kwargs)
-    if "norm" in kwargs:
-        raise ValueError(f"build_model: {name!r} sets norm itself; do not pass norm")
-    return alexnet_mini(in_shape, classes, norm=name.removeprefix("alexnet_"), **kwargs)
+    if name in ("alexnet_lrn", "alexnet_bn"):
+        kwargs["norm"] = name.removeprefix("alexnet_")
+    return builder(in_shape, classes, **kwargs)
 
 
 __all__ = ["MODELS", "alexnet_mini", "build_model", "cnn_mini", "mlp", "resnet_mini"]

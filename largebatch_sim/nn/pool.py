@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
+from ..validate import within
 from .base import Layer
-from .spatial import IntOrPair, Pair, along_long_axes, as_pair, offset_index, output_length
+from .spatial import IntOrPair, Pair, along_long_axes, check_window, offset_index, output_length
 
 
 def _check_input(layer: Layer, x: Any) -> None:
@@ -50,10 +51,9 @@ class MaxPool2d(Layer):
         self, kernel_size: IntOrPair = 2, stride: IntOrPair | None = None, name: str = "pool"
     ) -> None:
         super().__init__(name)
-        as_pair(kernel_size, "kernel_size", name, 1)
-        if stride is not None:
-            as_pair(stride, "stride", name, 1)
-        self.kernel_arg, self.stride_arg = kernel_size, stride
+        with within(name):
+            self.kernel_arg = check_window("kernel_size", kernel_size, 1)
+            self.stride_arg = None if stride is None else check_window("stride", stride, 1)
 
     def geometry(self, size: Pair) -> tuple[Pair, Pair]:
         """(kernel, stride) pairs on an input of spatial size (H, W)."""
@@ -109,8 +109,8 @@ class AvgPool2d(Layer):
 
     def __init__(self, kernel_size: IntOrPair = 2, name: str = "pool") -> None:
         super().__init__(name)
-        as_pair(kernel_size, "kernel_size", name, 1)
-        self.kernel_arg = kernel_size
+        with within(name):
+            self.kernel_arg = check_window("kernel_size", kernel_size, 1)
 
     def output_size(self, size: Pair) -> Pair:
         """(H_o, W_o) of the output for an input of spatial size (H, W)."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..validate import check_bool, check_integer, within
 from .activations import ReLU
 from .base import Layer
 from .batchnorm import BatchNorm
 from .conv import Conv2d
-from .spatial import Pair, as_pair, output_length
+from .spatial import Pair, as_pair, check_window, output_length
 
 
 class BasicBlock(Layer):
@@ -43,19 +44,15 @@ class BasicBlock(Layer):
         input_size: Pair | None = None,
     ) -> None:
         super().__init__(name)
-        for arg, value in (
-            ("in_channels", in_channels),
-            ("out_channels", out_channels),
-            ("stride", stride),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: {arg} must be a positive int, got {value!r}")
+        with within(name):
+            in_channels = check_integer("in_channels", in_channels, low=1)
+            out_channels = check_integer("out_channels", out_channels, low=1)
+            stride = check_integer("stride", stride, low=1)
+            self.zero_init_last_bn = check_bool("zero_init_last_bn", zero_init_last_bn)
+            if input_size is not None:
+                input_size = as_pair(check_window("input_size", input_size, 1))
         self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
-        self.zero_init_last_bn = zero_init_last_bn
-        mid_size = None
-        if input_size is not None:
-            input_size = as_pair(input_size, "input_size", name, 1)
-            mid_size = self.output_size(input_size)
+        mid_size = None if input_size is None else self.output_size(input_size)
         self.input_size = input_size
         self.conv1 = Conv2d(
             in_channels,
@@ -80,7 +77,7 @@ class BasicBlock(Layer):
             input_size=mid_size,
         )
         self.bn2 = BatchNorm(
-            out_channels, name=f"{name}.bn2", gamma_init=0.0 if zero_init_last_bn else 1.0
+            out_channels, name=f"{name}.bn2", gamma_init=0.0 if self.zero_init_last_bn else 1.0
         )
         self.projection = stride != 1 or in_channels != out_channels
         if self.projection:

@@ -13,20 +13,35 @@ that does not fill a window is dropped.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..validate import ParameterError, check_integer, check_sequence, is_integer
+
 Pair = tuple[int, int]
 IntOrPair = int | tuple[int, int]
 
 
-def as_pair(value: IntOrPair, arg: str, layer: str, minimum: int) -> Pair:
-    """``value`` as an (h, w) pair of ints >= ``minimum``; a clear ValueError otherwise."""
-    if isinstance(value, bool):  # bool is an int, but never a size
-        raise ValueError(f"{layer}: {arg} must be an int or an (h, w) pair, got {value!r}")
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
-        raise ValueError(f"{layer}: {arg} must be an int or an (h, w) pair, got {value!r}")
-    if min(pair) < minimum:
-        raise ValueError(f"{layer}: {arg} must be >= {minimum}, got {value!r}")
+def check_window(name: str, value: Any, minimum: int) -> IntOrPair:
+    """A window argument (kernel size, stride, padding, input size): an int, or an (h, w) pair
+    (a tuple, list or array) of ints, each >= ``minimum``. An int comes back as an int, since
+    its meaning depends on the input (see above), and a pair as a tuple."""
+    if is_integer(value):
+        return check_integer(name, value, low=minimum)
+    allowed = f"an int >= {minimum} or an (h, w) pair of them"
+    if isinstance(value, str) or not isinstance(value, Sequence | np.ndarray):
+        raise ParameterError(name, value, allowed)
+    pair = check_sequence(name, value, lambda n, v: check_integer(n, v, low=minimum))
+    if len(pair) != 2:
+        raise ParameterError(name, value, allowed)
     return pair
+
+
+def as_pair(value: IntOrPair) -> Pair:
+    """A checked window argument as an (h, w) pair: an int means the same along both axes."""
+    return (value, value) if isinstance(value, int) else (value[0], value[1])
 
 
 def along_long_axes(value: IntOrPair, size: Pair | None, neutral: int) -> Pair:
