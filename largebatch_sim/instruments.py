@@ -8,7 +8,8 @@ Norms are per parameter tensor and per ensemble member (every axis but the first
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,9 @@ import pandas as pd
 
 from . import backend
 from .nn.base import Layer, iter_layers, sq_norms
+from .validate import ParameterError, check_integer, check_number, check_sequence
+
+Steps = Sequence[int] | AbstractSet[int]  # the steps an instrument watches, in any order
 
 
 def tensor_norms(arrays: dict[str, Any]) -> dict[str, Any]:
@@ -30,11 +34,11 @@ def tensor_norms(arrays: dict[str, Any]) -> dict[str, Any]:
 class _AtSteps:
     """Watch the steps in ``steps`` (0 is the first iteration) and, if given, every ``every``."""
 
-    def __init__(self, steps: Iterable[int] = (0,), every: int | None = None) -> None:
-        self.steps = frozenset(steps)
-        if every is not None and every < 1:
-            raise ValueError(f"every must be a positive number of steps, got {every}")
-        self.every = every
+    def __init__(self, steps: Steps = (0,), every: int | None = None) -> None:
+        if isinstance(steps, AbstractSet):  # a set of steps is as good as a sequence
+            steps = tuple(steps)
+        self.steps = frozenset(check_sequence("steps", steps, check_integer))
+        self.every = None if every is None else check_integer("every", every, low=1)
         self._records: list[tuple[int, str, str, Any]] = []
 
     def wants(self, step: int) -> bool:
@@ -76,14 +80,13 @@ class NormRatios(_AtSteps):
 
     def __init__(
         self,
-        steps: Iterable[int] = (0,),
+        steps: Steps = (0,),
         every: int | None = None,
         gradient_floor: float = 1e-6,
     ) -> None:
         super().__init__(steps, every)
-        if not gradient_floor >= 0:
-            raise ValueError(f"gradient_floor must be >= 0, got {gradient_floor!r}")
-        self.gradient_floor = gradient_floor
+        check_number("gradient_floor", gradient_floor, low=0)
+        self.gradient_floor = gradient_floor  # as given: a NumPy scalar computes as before
 
     def before_update(self, step: int, model: Layer, grads: dict[str, Any]) -> None:
         kinds = model.named_kinds()
@@ -175,15 +178,13 @@ class NoiseScale(_AtSteps):
         self,
         chunks: int,
         every: int | None = 1,
-        steps: Iterable[int] = (),
+        steps: Steps = (),
         model: Layer | None = None,
     ) -> None:
-        if isinstance(chunks, bool) or not isinstance(chunks, int | np.integer) or chunks < 2:
-            raise ValueError(
-                f"chunks must be an int >= 2 (B_small = B / chunks < B_big = B), got {chunks!r}"
-            )
+        self.chunks = check_integer("chunks", chunks, low=2)  # B_small = B / chunks < B_big = B
         super().__init__(steps, every)
-        self.chunks = int(chunks)
+        if model is not None and not isinstance(model, Layer):
+            raise ParameterError("model", model, "None or the Layer to measure")
         self._rows: list[tuple[int, Any, Any, int]] = []
         if model is not None:
             self.attach(model)
@@ -240,12 +241,11 @@ class TrustRatios(_AtSteps):
     for LAMB ||w|| / ||r + lambda w||. It shows how far each layer's rate departs from the
     global one, and how that changes over training (LAMB-F1)."""
 
-    def __init__(self, optimizer: Any, steps: Iterable[int] = (), every: int | None = None) -> None:
+    def __init__(self, optimizer: Any, steps: Steps = (), every: int | None = None) -> None:
         super().__init__(steps, every)
         if not hasattr(optimizer, "local_lr"):
-            raise ValueError(
-                f"optimizer must apply a trust ratio (LARS or LAMB), got {type(optimizer).__name__}"
-            )
+            allowed = "an optimizer that applies a trust ratio (LARS or LAMB)"
+            raise ParameterError("optimizer", type(optimizer).__name__, allowed)
         self.optimizer = optimizer
 
     def after_update(self, step: int, model: Layer) -> None:

@@ -16,14 +16,15 @@ import pandas as pd
 from . import backend
 from .nn.base import Layer
 from .train import Hook
+from .validate import check_integer
 
 
 class LossTrace(Hook):
     """Record L_t per member for every step t of a run of ``steps`` steps."""
 
     def __init__(self, steps: int, ensemble: int) -> None:
-        if steps < 1 or ensemble < 1:
-            raise ValueError(f"steps and ensemble must be positive, got {steps}, {ensemble}")
+        steps = check_integer("steps", steps, low=1)
+        ensemble = check_integer("ensemble", ensemble, low=1)
         xp = backend.get_backend()
         self.losses = xp.full((steps, ensemble), np.nan)
         self.last = -1

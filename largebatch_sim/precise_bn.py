@@ -22,6 +22,7 @@ from typing import Any
 from .nn.base import Layer, iter_layers
 from .nn.batchnorm import BatchNorm
 from .train import Hook
+from .validate import ParameterError, check_integer
 
 
 def has_batch_norm(model: Layer) -> bool:
@@ -34,9 +35,9 @@ class PreciseBN(Hook):
     (anything with ``next() -> (x, y)``) just before each evaluation."""
 
     def __init__(self, sampler: Any, batches: int) -> None:
-        if not (isinstance(batches, int) and batches >= 1):
-            raise ValueError(f"batches must be a positive integer, got {batches!r}")
-        self.sampler, self.batches = sampler, batches
+        if not callable(getattr(sampler, "next", None)):
+            raise ParameterError("sampler", sampler, "a sampler with a next() -> (x, y) method")
+        self.sampler, self.batches = sampler, check_integer("batches", batches, low=1)
 
     def before_evaluation(self, step: int, model: Layer) -> None:
         norms = [layer for layer in iter_layers(model) if isinstance(layer, BatchNorm)]
