@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from .validate import check_choice
+
 BACKENDS = ("auto", "numpy", "cupy")
 
 xp: ModuleType = np
@@ -38,8 +40,7 @@ def cupy_available() -> bool:
 def set_backend(name: str = "auto") -> ModuleType:
     """Select the array module (``auto``, ``numpy`` or ``cupy``) and return it."""
     global xp
-    if name not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    check_choice("backend", name, BACKENDS)
     if name == "numpy" or (name == "auto" and not cupy_available()):
         xp = np
         return xp
@@ -90,4 +91,10 @@ def synchronize() -> None:
         xp.cuda.get_current_stream().synchronize()
 
 
-set_backend(os.environ.get("LBSIM_BACKEND", "auto"))
+def backend_from_environment() -> str:
+    """The backend ``$LBSIM_BACKEND`` names (``auto`` when it is unset or empty), checked: a bad
+    value is an error that names the variable."""
+    return check_choice("LBSIM_BACKEND", os.environ.get("LBSIM_BACKEND") or "auto", BACKENDS)
+
+
+set_backend(backend_from_environment())

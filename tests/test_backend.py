@@ -21,7 +21,11 @@ _CHILD = "import sys; sys.modules['cupy'] = None; import largebatch_sim.backend"
     ("name", "error", "words"),
     [
         ("cupy", "RuntimeError", ["cupy", "numpy"]),
-        ("tpu", "ValueError", ["'tpu'", "'auto'", "'numpy'", "'cupy'"]),
+        (
+            "tpu",
+            "largebatch_sim.validate.ParameterError",
+            ["lbsim_backend", "'tpu'", "'auto'", "'numpy'", "'cupy'"],
+        ),
     ],
 )
 def test_lbsim_backend_variable_fails_clearly_at_import(name, error, words):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import math
 import pickle
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +22,17 @@ import numpy as np
 import pandas as pd
 
 from ..atomic import atomic_write
+from ..data import DATASETS, GENERATED
+from ..data.paths import cache_dir
+from ..nn.models import MODELS
+from ..validate import (
+    ParameterError,
+    check_choice,
+    check_integer,
+    check_number,
+    check_output_dir,
+    is_real,
+)
 from .cache import code_version
 
 
@@ -44,6 +55,32 @@ class AdaptiveConfig:
     b_min: int = 16
     b_max: int = 1024
     max_phases: int = 400
+
+    def __post_init__(self) -> None:
+        """Check every field before any compute; the values are kept as given (they are
+        part of the cache key)."""
+        check_choice("data", self.data, DATASETS)
+        if self.data_size is not None:
+            check_integer("data_size", self.data_size, low=1)
+            if self.data not in GENERATED:
+                raise ParameterError(
+                    "data_size", self.data_size, f"None for {self.data!r} (not one of {GENERATED})"
+                )
+        check_choice("model", self.model, MODELS)
+        check_number("r", self.r, low=0, low_open=True)
+        check_number("target", self.target, low=0)
+        for name in ("eps_max", "b_star"):  # NaN: no fit, the rate is lr_fallback
+            value = getattr(self, name)
+            if not (is_real(value) and math.isnan(value)):
+                check_number(name, value, low=0)
+        check_number("lr_fallback", self.lr_fallback, low=0)
+        check_integer("seed", self.seed)
+        for name in ("phase", "every", "b_min", "max_phases"):
+            check_integer(name, getattr(self, name), low=1)
+        check_integer("chunks", self.chunks, low=2)
+        check_integer("b_max", self.b_max, low=self.b_min)
+        if self.b_min % self.chunks:  # the first phase splits b_min into chunks
+            raise ParameterError("chunks", self.chunks, f"a divisor of b_min ({self.b_min})")
 
     def lr(self, batch: int) -> float:
         """The rate for ``batch``: the fitted rule, or the fallback where the fit failed."""
@@ -123,9 +160,12 @@ def _key(config: AdaptiveConfig) -> str:
 
 
 def cached_adaptive(config: AdaptiveConfig, root: str | Path | None = None) -> AdaptiveResult:
-    """``run_adaptive`` through a pickle cache (default: $LBSIM_CACHE/adaptive)."""
-    default = Path(os.environ.get("LBSIM_CACHE", Path.home() / ".cache" / "largebatch_sim"))
-    path = (Path(root) if root is not None else default / "adaptive") / f"{_key(config)}.pkl"
+    """``run_adaptive`` through a pickle cache in the folder ``root`` (default:
+    $LBSIM_CACHE/adaptive)."""
+    if not isinstance(config, AdaptiveConfig):
+        raise ParameterError("config", config, "an AdaptiveConfig")
+    folder = cache_dir() / "adaptive" if root is None else check_output_dir("root", root)
+    path = folder / f"{_key(config)}.pkl"
     if path.exists():
         with open(path, "rb") as f:
             return pickle.load(f)

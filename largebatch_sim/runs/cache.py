@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import os
 import pickle
 import time
 from functools import cache
@@ -14,6 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..atomic import atomic_write
+from ..data.paths import cache_dir
+from ..validate import check_bool, check_number, check_output_dir
 from .config import RunConfig
 from .result import RunResult
 
@@ -106,8 +107,9 @@ class ResultCache:
     """
 
     def __init__(self, root: str | Path | None = None) -> None:
-        default = Path(os.environ.get("LBSIM_CACHE", Path.home() / ".cache" / "largebatch_sim"))
-        self.root = Path(root) if root is not None else default / "runs"
+        """``root``: a folder we can write into (created at the first store); by default
+        ``runs`` under ``$LBSIM_CACHE`` (``data.cache_dir``)."""
+        self.root = cache_dir() / "runs" if root is None else check_output_dir("root", root)
 
     def path(self, config: RunConfig) -> Path:
         return self.root / code_version() / f"{cache_key(config)}.pkl"
@@ -144,6 +146,9 @@ class ResultCache:
     def prune(self, other_versions: bool = False, older_than_days: float | None = None) -> int:
         """Remove the runs of other code versions and/or those older than ``older_than_days``;
         returns how many were removed."""
+        check_bool("other_versions", other_versions)
+        if older_than_days is not None:  # a negative age would remove every run
+            check_number("older_than_days", older_than_days, low=0)
         cutoff = None if older_than_days is None else time.time() - older_than_days * 86400
         removed = 0
         for path in self.root.glob("*/*.pkl"):
