@@ -11,6 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from .. import backend
+from ..validate import (
+    ParameterError,
+    check_choice,
+    check_folder,
+    check_integer,
+    check_output_dir,
+)
 from .plots import set_style
 
 PROFILES = ("smoke", "quick", "full")
@@ -25,21 +32,17 @@ def setup(
     profile's entry is returned, with ``out_dir`` (created, see ``resolve_out_dir``) and
     ``backend`` added.
     """
-    if profile not in PROFILES:
-        raise ValueError(f"parameter 'profile' must be one of {PROFILES}, got {profile!r}")
-    if backend_name not in backend.BACKENDS:
-        raise ValueError(
-            f"parameter 'backend' must be one of {backend.BACKENDS}, got {backend_name!r}"
+    check_choice("profile", profile, PROFILES)
+    check_choice("backend", backend_name, backend.BACKENDS)  # the notebook's name for it
+    check_integer("seed", seed)
+    check_folder("out_dir", out_dir)  # a folder path at all, before it is resolved
+    out = check_output_dir("out_dir", resolve_out_dir(out_dir))  # where the figures will go
+    if not isinstance(sizes, Mapping) or set(sizes) != set(PROFILES):
+        raise ParameterError(
+            "sizes", sizes, f"a mapping with an entry for every profile {PROFILES}"
         )
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"parameter 'seed' must be a non-negative integer, got {seed!r}")
-    if not isinstance(out_dir, str | Path) or not str(out_dir):
-        raise ValueError(f"parameter 'out_dir' must be a folder path, got {out_dir!r}")
-    if set(sizes) != set(PROFILES):
-        raise ValueError(f"the notebook's sizes must define every profile {PROFILES}")
     backend.set_backend(backend_name)
     set_style()
-    out = resolve_out_dir(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return {**sizes[profile], "out_dir": out, "backend": backend.backend_name()}
 

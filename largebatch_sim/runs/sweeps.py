@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ..validate import ParameterError, check_bool, check_integer, check_string
 from .cache import ResultCache
 from .config import RunConfig, group_key
 from .recipe import run_ensemble
@@ -24,7 +26,11 @@ def sweep(
     Results are stored as each ensemble finishes, so a sweep that is interrupted and started
     again recomputes only what is missing. Returns results in the order of ``configs``.
     """
-    configs = list(configs)
+    configs = _checked_list("configs", configs, RunConfig)
+    if cache is not None and not isinstance(cache, ResultCache):
+        raise ParameterError("cache", cache, "None or a ResultCache (ResultCache(folder))")
+    check_bool("progress", progress)
+    max_ensemble = check_integer("max_ensemble", max_ensemble, low=1)
     cache = cache or ResultCache()
     results: dict[RunConfig, RunResult] = {}
     groups: dict[RunConfig, list[RunConfig]] = {}
@@ -46,12 +52,32 @@ def sweep(
     return [results[c] for c in configs]
 
 
+def _checked_list(name: str, items: Any, kind: type) -> list[Any]:
+    """An iterable of ``kind`` instances as a list (a list, even of one, not one alone)."""
+    if isinstance(items, kind | str | bytes) or not isinstance(items, Iterable):
+        raise ParameterError(name, items, f"an iterable of {kind.__name__} (a list, even of one)")
+    items = list(items)
+    for i, item in enumerate(items):
+        if not isinstance(item, kind):
+            raise ParameterError(f"{name}[{i}]", item, f"a {kind.__name__}")
+    return items
+
+
 def results_frame(results: Iterable[RunResult], metric_table: str = "summary") -> pd.DataFrame:
     """One tidy table over runs, each row carrying its config's fields (ready for seaborn).
 
     ``metric_table`` is ``summary`` (one row per run), ``history`` (one row per step and
     metric), or the name of an instrument table.
     """
+    results = _checked_list("results", results, RunResult)
+    if not results:
+        raise ParameterError("results", results, "at least one RunResult")
+    check_string("metric_table", metric_table)
+    if metric_table not in ("summary", "history"):
+        tables = set.intersection(*(set(r.instruments) for r in results))
+        if metric_table not in tables:
+            allowed = f"'summary', 'history' or a table every result has {sorted(tables)}"
+            raise ParameterError("metric_table", metric_table, allowed)
     frames = []
     for run_id, result in enumerate(results):
         if metric_table == "summary":
