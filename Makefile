@@ -4,6 +4,9 @@
 
 PROFILE ?= quick
 BACKEND ?= auto
+# A cell that runs longer than this (seconds) fails instead of hanging make (raise it for
+# long `full` runs on a CPU).
+CELL_TIMEOUT ?= 3600
 # HTML=no skips rendering the executed notebooks as HTML (nbconvert), e.g. on a GPU machine
 # that lacks nbconvert; the stamps and figures are made all the same.
 HTML ?= yes
@@ -71,7 +74,8 @@ build/$(PROFILE)/%.stamp: notebooks/%.ipynb $(LIBRARY) | $(ENV_READY)
 	@log=build/$(PROFILE)/$*.log; \
 	for attempt in 1 2; do \
 	  OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-	  $(PYTHON) -m papermill --log-level WARNING $< build/$(PROFILE)/$*.ipynb \
+	  $(PYTHON) -m papermill --log-level WARNING --execution-timeout $(CELL_TIMEOUT) \
+	    $< build/$(PROFILE)/$*.ipynb \
 	    -p profile $(PROFILE) -p backend $(BACKEND) -p out_dir $(OUT_DIR) 2>&1 | tee $$log; \
 	  status=$${PIPESTATUS[0]}; \
 	  if [ $$status -eq 0 ]; then break; fi; \

@@ -30,7 +30,7 @@ from .data import DATASETS, GENERATED, load_dataset
 from .runs import ENSEMBLE_FIELDS, ResultCache, RunConfig, run_ensemble, sweep
 from .runs.config import read_config_file
 from .runs.recipe import describe_schedule
-from .validate import check_number, check_output_path
+from .validate import check_number, check_output_dir, check_output_path
 
 HELP = {
     "data": "data set (embedded ones need no download)",
@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cache_command(args)
         configs = _configs(args)
         history = None if args.history is None else check_output_path("--history", args.history)
-        cache = None if args.no_cache else ResultCache(args.cache)
+        cache = None if args.no_cache else _cache(args)
     except ValueError as error:  # ParameterError among them: one line, no traceback
         print(f"lbsim: error: {error}", file=sys.stderr)
         return 2
@@ -226,8 +226,15 @@ def _configs(args: argparse.Namespace) -> list[RunConfig]:
     ]
 
 
+def _cache(args: argparse.Namespace) -> ResultCache:
+    """The result cache of ``--cache`` (checked under the flag's name), or the default one."""
+    if args.cache is None:
+        return ResultCache()
+    return ResultCache(check_output_dir("--cache", args.cache))
+
+
 def _cache_command(args: argparse.Namespace) -> int:
-    cache = ResultCache(args.cache)
+    cache = _cache(args)
     if args.action == "prune":
         older = (
             None

@@ -1,4 +1,5 @@
 import re
+from pathlib import Path
 
 import pytest
 
@@ -107,6 +108,7 @@ def test_runs_are_cached_by_default_and_no_cache_trains_again(capsys, monkeypatc
         (["--milestones", "0.7", "0.3"], "milestones"),
         (["--batch", "100", "--workers", "3"], "batch"),
         (["--noise-chunks", "1"], "noise_chunks"),
+        (["--cache", str(Path(__file__).parents[1] / "pyproject.toml" / "c")], "--cache"),
     ],
 )
 def test_a_bad_argument_is_one_line_with_status_2_before_training(

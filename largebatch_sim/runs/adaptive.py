@@ -154,8 +154,9 @@ def run_adaptive(config: AdaptiveConfig) -> AdaptiveResult:
 
 
 def _key(config: AdaptiveConfig) -> str:
-    payload = json.dumps(asdict(config), sort_keys=True, default=str) + code_version()
-    payload += Path(__file__).read_text()
+    # everything the adaptive loop imports (the noise estimators too), itself included
+    payload = json.dumps(asdict(config), sort_keys=True, default=str)
+    payload += code_version("runs/adaptive.py")
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 

@@ -83,11 +83,12 @@ def _resolve(parts: list[str], package: Path) -> list[str]:
 
 
 @cache
-def code_version() -> str:
-    """A hash of the sources a training run imports: changing any of them invalidates the
-    cache; editing anything else (analysis, plots, verdicts) does not."""
+def code_version(entry: str = TRAINING_ENTRY) -> str:
+    """A hash of the sources ``entry`` imports (by default those a training run imports):
+    changing any of them invalidates the cache; editing anything else (analysis, plots,
+    verdicts) does not."""
     digest = hashlib.sha256()
-    for rel in imported_modules(package=PACKAGE):
+    for rel in imported_modules(entry, package=PACKAGE):
         digest.update(rel.encode() + b"\0" + (PACKAGE / rel).read_bytes())
     return digest.hexdigest()[:12]
 
