@@ -20,7 +20,8 @@
 # bench_gpu.md, profile_gpu.md, figures_gpu.md, figures_gpu.log, figures_gpu.tar.gz.
 #
 # Variables: PY (python3), WHEELS (.whl; "no" installs nothing), GPU_SESSION_DRY (0),
-# GPU_SESSION_BUDGET (285), FIGURES (yes), FIGURES_PROFILE (quick; smoke when dry),
+# GPU_SESSION_BUDGET (285), SECTIONS (all: pytest steps ensemble noise profile figures),
+# FIGURES (yes), FIGURES_PROFILE (quick; smoke when dry),
 # FIGURES_LIMIT (150), FIGURES_JOBS (5; 2 when dry), REPEATS (20; 2 when dry).
 set -uo pipefail
 
@@ -32,6 +33,7 @@ DRY=${GPU_SESSION_DRY:-0}
 BUDGET=${GPU_SESSION_BUDGET:-285}
 FIGURES=${FIGURES:-yes}
 FIGURES_LIMIT=${FIGURES_LIMIT:-150}
+SECTIONS=${SECTIONS:-pytest steps ensemble noise profile figures}
 if [[ $DRY == 1 ]]; then
   BACKEND=numpy DRY_FLAG=--dry
   REPEATS=${REPEATS:-2} FIGURES_PROFILE=${FIGURES_PROFILE:-smoke} FIGURES_JOBS=${FIGURES_JOBS:-2}
@@ -46,6 +48,9 @@ mkdir -p "$OUT" || exit 2
 OUT=$(cd "$OUT" && pwd)
 WORK=$(mktemp -d)
 STATUS=()
+
+# wants NAME: the section is in $SECTIONS (a rerun can repeat only what failed)
+wants() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
 say() { printf '[%(%H:%M:%S)T +%3ds] %s\n' -1 "$SECONDS" "$*"; }
 
@@ -298,15 +303,17 @@ main() {
   say "gpu session: dry=$DRY backend=$BACKEND python=$PY budget=${BUDGET}s out=$OUT"
   install_wheels
   record_env
-  section pytest_gpu 80 "$OUT/pytest_gpu.log" env LBSIM_BACKEND=$BACKEND "$PY" -m pytest \
-    -m gpu -q -p no:cacheprovider -o faulthandler_timeout=60
-  tail -n 3 "$OUT/pytest_gpu.log"
-  bench steps_gpu 75 steps_gpu bench_steps.md
-  bench ensemble64 35 ensemble64 bench_ensemble.md
-  bench noise 25 noise bench_noise.md
-  section profile 30 - env LBSIM_BACKEND=$BACKEND "$PY" benchmarks/gpu_profile.py \
-    --steps "$((DRY == 1 ? 3 : 20))" --out "$OUT/profile_gpu.md"
-  if [[ $FIGURES == yes ]]; then
+  if wants pytest; then
+    section pytest_gpu 80 "$OUT/pytest_gpu.log" env LBSIM_BACKEND=$BACKEND "$PY" -m pytest \
+      -m gpu -q -p no:cacheprovider -o faulthandler_timeout=60
+    tail -n 3 "$OUT/pytest_gpu.log"
+  fi
+  wants steps && bench steps_gpu 75 steps_gpu bench_steps.md
+  wants ensemble && bench ensemble64 35 ensemble64 bench_ensemble.md
+  wants noise && bench noise 25 noise bench_noise.md
+  wants profile && section profile 30 - env LBSIM_BACKEND=$BACKEND "$PY" \
+    benchmarks/gpu_profile.py --steps "$((DRY == 1 ? 3 : 20))" --out "$OUT/profile_gpu.md"
+  if [[ $FIGURES == yes ]] && wants figures; then
     run_figures
     [[ -f $OUT/figures_gpu.md ]] && head -n 14 "$OUT/figures_gpu.md"
   fi

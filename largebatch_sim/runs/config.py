@@ -192,9 +192,9 @@ class RunConfig:
             )
         if list(self.milestones) != sorted(set(self.milestones)):
             raise ParameterError("milestones", self.milestones, "increasing fractions of training")
-        if self.warmup != "none" and self.warmup_epochs >= self.epochs:
+        if self.warmup != "none" and self.warmup_epochs > self.epochs:
             raise ParameterError(
-                "warmup_epochs", self.warmup_epochs, f"shorter than training ({self.epochs} epochs)"
+                "warmup_epochs", self.warmup_epochs, f"at most the training ({self.epochs} epochs)"
             )
 
     @property
