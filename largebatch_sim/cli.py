@@ -129,10 +129,18 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, **kwargs)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a refused argument reported as one line (``lbsim train: error: ...``),
+    status 2, like every other bad input; ``--help`` still shows the usage."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser(config_file: Mapping[str, Any] | None = None) -> argparse.ArgumentParser:
     """The ``lbsim`` parser; ``config_file``'s values become the defaults of ``train``'s options
     (so flags on the command line override the file)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="lbsim", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--backend", choices=backend.BACKENDS, default="auto", help="array backend")
