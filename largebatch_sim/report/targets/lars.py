@@ -24,7 +24,7 @@ TARGETS = (
         "less.",
         "LRN: 58.8 at 512 -> 53.1 at 4k, 44.8 at 8k; BN: 60.2 at 512 -> 58.9 at 4k, 58.0 at "
         "8k (drops of 14.0 vs 2.2 pts at 8k).",
-        "per seed: best accuracy over the lr grid (tuned on one seed, rerun on three) at the "
+        "per seed: best accuracy over the lr grid (tuned on one seed, rerun on five) at the "
         "smallest and largest batch, >= 150 steps at the largest; the drop small - large.",
         AllOf(
             (
