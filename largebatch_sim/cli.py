@@ -44,7 +44,8 @@ HELP = {
     "scaling": "learning-rate scaling rule from the base batch (legw: sqrt, warmup x k)",
     "schedule": "decay after warmup",
     "milestones": "fractions of training where the step schedule divides the rate by 10",
-    "warmup": "warmup strategy (Goyal et al.)",
+    "warmup": "warmup strategy: Goyal et al.'s constant or gradual (per iteration), or "
+    "staircase (PyTorch's GradualWarmupScheduler stepped per epoch; _shifted: stepped once first)",
     "warmup_epochs": "warmup length in epochs",
     "warmup_start": "learning rate at the start of warmup (default: the unscaled --lr)",
     "epochs": "training length in epochs",

@@ -40,6 +40,7 @@ from largebatch_sim.nn.models import alexnet_mini, build_model, cnn_mini, mlp, r
 from largebatch_sim.nn.pool import AvgPool2d, GlobalAvgPool, MaxPool2d
 from largebatch_sim.nn.residual import BasicBlock
 from largebatch_sim.optim import LAMB, LARS, SGD, AdamW, schedules
+from largebatch_sim.optim.gradual_warmup import gradual_warmup_scheduler
 from largebatch_sim.optim.transforms import (
     AddDecayedWeights,
     Chain,
@@ -455,6 +456,20 @@ ROWS: list[Row] = [
         },
     ),
     *_kwarg_rows(
+        "gradual_warmup_scheduler",
+        lambda **k: gradual_warmup_scheduler(
+            **({"base_lr": 0.1, "multiplier": 2.0, "total_epoch": 5} | k)
+        ),
+        {
+            "base_lr": [-1.0, NAN],
+            "multiplier": [0.5, "2"],
+            "total_epoch": [0, 2.5],
+            "after": ["cosine", 3],
+            "steps_per_epoch": [0],
+            "stepped_per": ["batch"],
+        },
+    ),
+    *_kwarg_rows(
         "cosine",
         lambda **k: schedules.cosine(**({"lr": 0.1, "total_steps": 10} | k)),
         {"lr": [-1], "total_steps": [-3, 2.5], "end": [INF, "0"]},
@@ -470,6 +485,17 @@ ROWS: list[Row] = [
             "steps": [-1, 2.5, "5"],
             "start": [-1.0, NAN, "0"],
         },
+    ),
+    *_kwarg_rows(
+        "warmup",
+        lambda **k: schedules.warmup(
+            **(
+                {"schedule": schedules.constant(0.1), "kind": "staircase", "steps": 6}
+                | {"steps_per_epoch": 3}
+                | k
+            )
+        ),
+        {"steps_per_epoch": [0, None, 2.5]},
     ),
     *_kwarg_rows(
         "warmup_steps",
@@ -700,6 +726,7 @@ WAYS: dict[str, Callable[..., Any]] = {
     "step_decay": schedules.step_decay,
     "poly": schedules.poly,
     "cosine": schedules.cosine,
+    "gradual_warmup_scheduler": gradual_warmup_scheduler,
     "linear": schedules.linear,
     "join": schedules.join,
     "warmup": schedules.warmup,

@@ -47,3 +47,23 @@ def test_bad_arguments_name_the_parameter(kwargs, parameter):
     args = dict(base_lr=0.1, multiplier=2.0, total_epoch=5) | kwargs
     with pytest.raises(ParameterError, match=parameter):
         gradual_warmup_scheduler(**args)
+
+
+@pytest.mark.parametrize(("start", "multiplier"), [(0.1, 8.0), (0.0, 1.0)])
+def test_the_staircase_warmup_of_a_run_is_the_scheduler_stepped_per_epoch(start, multiplier):
+    """``warmup="staircase"`` (in a RunConfig) is the scheduler stepped once per epoch;
+    ``staircase_shifted`` is the same scheduler stepped once before training."""
+    per, epochs, peak = 3, 5, 0.8
+    scheduler = gradual_warmup_scheduler(start or peak, multiplier, epochs, steps_per_epoch=per)
+    t = np.arange((epochs + 3) * per)
+    stairs = schedules.warmup(schedules.constant(peak), "staircase", epochs * per, start, per)
+    np.testing.assert_allclose(stairs(t), scheduler(t))
+    shifted = schedules.warmup(
+        schedules.constant(peak), "staircase_shifted", epochs * per, start, per
+    )
+    np.testing.assert_allclose(shifted(t), scheduler(t + per))
+
+
+def test_a_staircase_needs_whole_epochs():
+    with pytest.raises(ParameterError, match="steps"):
+        schedules.warmup(schedules.constant(1.0), "staircase", 7, 0.1, steps_per_epoch=3)

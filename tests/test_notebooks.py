@@ -135,6 +135,8 @@ OUTPUTS = {
         "LAMB-F1_trust_ratios.csv",
         "LEGW-F1_accuracy_vs_k.png",
         "LEGW-F1_accuracy_vs_k.csv",
+        "GW-F1_warmup_rates_and_losses.png",
+        "GW-F1_first_epoch_and_accuracy.csv",
     ],
 }
 TARGETS: dict[str, list[str]] = {
@@ -166,7 +168,7 @@ TARGETS: dict[str, list[str]] = {
     ],
     "03_noise_scale": ["M-F-curve", "M-F1", "M-F4", "M-T1", "M-F-lr", "M-F3", "M-F15", "M-F16"],
     "04_noisy_quadratic": ["N-F1", "N-F2", "N-F3"],
-    "05_beyond_lars": ["LAMB-T1", "LAMB-F1", "LEGW-F1"],
+    "05_beyond_lars": ["LAMB-T1", "LAMB-F1", "LEGW-F1", "GW-F1"],
 }
 
 

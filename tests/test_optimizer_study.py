@@ -3,6 +3,7 @@ trust-ratio medians of LAMB-F1, and LEGW's configs (rate and warmup by rule)."""
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from largebatch_sim.analysis import optimizer_study as study
 from largebatch_sim.report import targets
@@ -71,3 +72,37 @@ def test_legw_configs_scale_the_rate_and_the_warmup_as_each_rule_says():
     assert peak_lr(at_16["legw"], 0.1) == peak_lr(at_16["sqrt"], 0.1) == 0.4
     assert peak_lr(at_16["linear"], 0.1) == 1.6
     assert warmup_epochs(at_16["legw"]) == 8.0 and warmup_epochs(at_16["sqrt"]) == 0.5
+
+
+def _traced(seed: int, losses: list[float], diverged: bool = False):
+    from largebatch_sim.runs import RunResult
+
+    trace = pd.DataFrame({"step": range(1, len(losses) + 1), "value": losses})
+    config = RunConfig(seed=seed)
+    history = pd.DataFrame({"metric": ["test_acc"], "value": [0.9]})
+    return RunResult(config, history, {"diverged": diverged}, {"loss_trace": trace})
+
+
+def test_first_epoch_drop_reads_the_loss_trace():
+    run = _traced(0, [2.3, 2.0, 1.8, 1.6, 1.4, 1.2, 1.0, 0.9])
+    assert study.first_epoch_drop(run, steps_per_epoch=6, window=2) == pytest.approx(2.3 - 1.3)
+    assert np.isnan(study.first_epoch_drop(_traced(0, [2.3] * 8, diverged=True), 6))
+
+
+def test_gw_f1_says_yes_when_lr_0_wastes_the_first_epoch_and_no_when_it_does_not():
+    target = targets.get("GW-F1")
+    flat = [2.3] * 8
+    falling = [2.3, 2.1, 1.9, 1.7, 1.5, 1.3, 1.2, 1.1]
+    wasted = {
+        "gradual": [_traced(s, [v - 0.01 * s for v in falling]) for s in range(3)],
+        "staircase": [_traced(s, falling) for s in range(3)],
+        "staircase_from_0": [_traced(s, [v - 0.01 * s for v in flat]) for s in range(3)],
+        "shifted_from_0": [_traced(s, [v - 0.01 * s for v in falling]) for s in range(3)],
+    }
+    verdicts = target.criterion.parts[0][1].judge(
+        study.gw_f1_tables(wasted, 6, target.criterion)[target.criterion.parts[0][0]]
+    )
+    assert verdicts.verdict == "yes"
+    not_wasted = dict(wasted, staircase_from_0=wasted["gradual"])
+    tables = study.gw_f1_tables(not_wasted, 6, target.criterion)
+    assert target.criterion.parts[0][1].judge(tables[target.criterion.parts[0][0]]).verdict == "no"

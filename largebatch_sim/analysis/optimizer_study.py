@@ -131,3 +131,37 @@ def rule_frame(results: Mapping[str, Sequence[RunResult]]) -> pd.DataFrame:
         frame = accuracy_frame(runs).assign(rule=rule)
         frames.append(frame.assign(k=frame.batch / runs[0].config.base_batch))
     return pd.concat(frames, ignore_index=True)
+
+
+def first_epoch_drop(result: RunResult, steps_per_epoch: int, window: int = 4) -> float:
+    """The training loss's fall over the first epoch, from the loss trace: the first step's
+    loss minus the mean of the epoch's last ``window`` steps (NaN for a diverged run)."""
+    if result.diverged:
+        return np.nan
+    trace = result.instruments["loss_trace"].set_index("step").value
+    return float(trace.loc[1] - trace.loc[steps_per_epoch - window + 1 : steps_per_epoch].mean())
+
+
+def gw_f1_tables(
+    runs: Mapping[str, Sequence[RunResult]], steps_per_epoch: int, criterion: AllOf
+) -> dict[str, pd.DataFrame]:
+    """GW-F1's (group, seed, value) tables: the first-epoch loss drop of the ramp
+    (``gradual``), the scheduler from 0 and the one stepped once first; the final accuracy of
+    the ramp and the staircase from the small-batch rate. ``runs`` maps those four settings'
+    names (gradual, staircase, staircase_from_0, shifted_from_0) to their seeds' runs."""
+    drops = pd.DataFrame(
+        [
+            {"group": name, "seed": r.config.seed, "value": first_epoch_drop(r, steps_per_epoch)}
+            for name in ("gradual", "staircase_from_0", "shifted_from_0")
+            for r in runs[name]
+        ]
+    )
+    accuracy = pd.DataFrame(
+        [
+            {"group": f"{name}_acc", "seed": r.config.seed, "value": 100.0 - scored_error(r)}
+            for name in ("gradual", "staircase")
+            for r in runs[name]
+        ]
+    )
+    names = [name for name, _ in criterion.parts]
+    return {names[0]: drops, names[1]: drops, names[2]: accuracy}

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..validate import check_choice, check_integer, check_number
+from ..validate import check_callable, check_choice, check_integer, check_number
 from .schedules import Schedule, constant, join
 
 STEPPING = ("epoch", "iteration")
@@ -46,6 +46,8 @@ def gradual_warmup_scheduler(
     total = check_integer("total_epoch", total_epoch, low=1)
     per = check_integer("steps_per_epoch", steps_per_epoch, low=1)
     check_choice("stepped_per", stepped_per, STEPPING)
+    if after is not None:
+        check_callable("after", after, "a function of the peak rate that builds a schedule")
     peak = multiplier * base_lr
 
     def ramp(c: int | np.ndarray) -> np.ndarray:

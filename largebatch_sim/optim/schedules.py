@@ -40,7 +40,7 @@ from ..validate import (
 
 Schedule = Callable[[int | np.ndarray], np.ndarray]
 
-WARMUPS = ("none", "constant", "gradual")
+WARMUPS = ("none", "constant", "gradual", "staircase", "staircase_shifted")
 SCALING_RULES = ("none", "linear", "sqrt")
 
 
@@ -223,6 +223,7 @@ def warmup(
     kind: str,
     steps: int,
     start: float | np.ndarray | None = None,
+    steps_per_epoch: int | None = None,
 ) -> Schedule:
     """Goyal et al.'s warmups in front of ``schedule``, over the first ``steps`` iterations.
 
@@ -233,6 +234,15 @@ def warmup(
                   schedule(t): a constant increment every iteration, from ``start`` at t = 0 to
                   the schedule's own value at t = steps. ``start`` defaults to 0.0; Goyal starts
                   at the small-batch rate (lr of the base batch), so pass it.
+    ``staircase`` the rate of PyTorch users' GradualWarmupScheduler stepped once per epoch
+                  (``gradual_warmup.py``): with T = steps / steps_per_epoch epochs and the
+                  counter c = t // steps_per_epoch, gamma_t = start + (target - start) c / T
+                  for c <= T, then schedule(t). Each rate holds for a whole epoch, the last
+                  (the target) for one more epoch; ``start`` = 0 is its multiplier 1, whose
+                  whole first epoch trains at lr = 0.
+    ``staircase_shifted`` the same with the scheduler stepped once before training (the usual
+                  fix of that quirk): c = t // steps_per_epoch + 1, so the first epoch trains
+                  at start + (target - start) / T and the target is reached after T epochs.
 
     After the warmup the wrapped schedule is evaluated at the global step t, not at t - steps:
     a decay planned for iteration 30 S still happens at 30 S, and a poly/cosine decay has
@@ -255,6 +265,14 @@ def warmup(
     if steps == 0:
         return schedule
     target = schedule(steps)  # the rate the gradual warmup reaches at t = steps
+    if kind.startswith("staircase"):
+        per = _count("steps_per_epoch", steps_per_epoch, positive=True)
+        epochs = steps // per
+        if epochs < 1 or steps % per:
+            raise ParameterError(
+                "steps", steps, f"a whole number of epochs of {per} steps for a staircase warmup"
+            )
+        shift = 1 if kind == "staircase_shifted" else 0
 
     def warmed(step: int | np.ndarray) -> np.ndarray:
         t = _steps(step, members)
@@ -262,10 +280,13 @@ def warmup(
         if members and not inner:  # a shared schedule under a per-member start
             after = after[..., None]
         if kind == "constant":
-            during = start * np.ones_like(t)
-        else:
-            during = start + (target - start) * (t / steps)
-        return np.where(t < steps, during, after)
+            during, warming = start * np.ones_like(t), t < steps
+        elif kind == "gradual":
+            during, warming = start + (target - start) * (t / steps), t < steps
+        else:  # the counter of a scheduler stepped once per epoch
+            counter = np.floor(t / per) + shift
+            during, warming = start + (target - start) * (counter / epochs), counter <= epochs
+        return np.where(warming, during, after)
 
     return warmed
 

@@ -71,3 +71,33 @@ def accuracy_vs_k(per_seed: pd.DataFrame, base_acc: float) -> plt.Figure:
     ax.set_xscale("log", base=2)
     ax.legend(fontsize=8)
     return fig
+
+
+WARMUP_LABELS = {
+    "gradual": "Goyal: ramp every iteration",
+    "staircase": "scheduler per epoch, from the small-batch rate",
+    "staircase_from_0": "scheduler per epoch, multiplier 1 (from 0)",
+    "shifted_from_0": "the same, stepped once before training",
+}
+
+
+def warmup_rates_and_losses(
+    rates: Mapping[str, np.ndarray], traces: Mapping[str, pd.DataFrame], steps_per_epoch: int
+) -> plt.Figure:
+    """GW-F1: the rate of the first epochs (left) and the training loss of every step (right,
+    one seed) for each warmup, epochs marked."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), sharex=True)
+    for i, (name, label) in enumerate(WARMUP_LABELS.items()):
+        steps = np.arange(1, len(rates[name]) + 1)
+        left.step(steps, rates[name], where="post", color=f"C{i}", label=label)
+        trace = traces[name]
+        right.plot(trace.step, trace.value, color=f"C{i}", lw=1, label=label)
+    for ax in (left, right):
+        for epoch in range(1, int(len(steps) / steps_per_epoch) + 1):
+            ax.axvline(epoch * steps_per_epoch, color="0.8", lw=0.6, zorder=0)
+        ax.set_xlabel("step (grey lines: epochs)")
+    left.set(ylabel="learning rate", title="the rate")
+    right.set(ylabel="training loss (one seed)", yscale="log", title="the loss of every step")
+    left.legend(fontsize=8)
+    fig.suptitle("GW-F1: PyTorch's GradualWarmupScheduler stepped per epoch vs Goyal's ramp")
+    return fig

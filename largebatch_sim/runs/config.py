@@ -30,7 +30,7 @@ from ..validate import (
 
 SCALING_RULES = ("none", "linear", "sqrt", "legw")
 SCHEDULES = ("constant", "step", "poly", "cosine")
-WARMUPS = ("none", "constant", "gradual")
+WARMUPS = ("none", "constant", "gradual", "staircase", "staircase_shifted")
 OPTIMIZERS = ("sgd", "lars", "adamw", "lamb")
 KINDS = ("weight", "bias", "norm")
 DTYPES = ("float32", "float64")

@@ -60,7 +60,9 @@ def build_schedule(config: RunConfig, lr: Any, steps_per_epoch: int) -> schedule
     if warmup_steps == 0:
         return main
     start = lr if config.warmup_start is None else config.warmup_start
-    return schedules.warmup(main, config.warmup, warmup_steps, start=start)
+    return schedules.warmup(
+        main, config.warmup, warmup_steps, start=start, steps_per_epoch=steps_per_epoch
+    )
 
 
 def describe_schedule(config: RunConfig) -> str:
