@@ -184,7 +184,9 @@ def remarks(tables: Mapping[str, pd.DataFrame]) -> plt.Figure:
     fig, axes = plt.subplots(1, len(tables), figsize=(3.3 * len(tables), 3.6), layout="constrained")
     for ax, (name, t) in zip(np.atleast_1d(axes), tables.items(), strict=True):
         t = t.assign(value=t.value.where(np.isfinite(t.value)))  # an undefined value: no dot
-        sns.stripplot(data=t, x="group", y="value", ax=ax, size=6)
+        # a swarm, not a strip: a strip's jitter draws from the global random state, so the
+        # same numbers would give another image each time
+        sns.swarmplot(data=t, x="group", y="value", ax=ax, size=6)
         sns.pointplot(
             data=t,
             x="group",
