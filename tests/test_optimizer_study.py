@@ -106,3 +106,9 @@ def test_gw_f1_says_yes_when_lr_0_wastes_the_first_epoch_and_no_when_it_does_not
     not_wasted = dict(wasted, staircase_from_0=wasted["gradual"])
     tables = study.gw_f1_tables(not_wasted, 6, target.criterion)
     assert target.criterion.parts[0][1].judge(tables[target.criterion.parts[0][0]]).verdict == "no"
+
+
+def test_gw_f1_summary_counts_each_seed_once():
+    drops = pd.DataFrame({"group": ["gradual"] * 2, "seed": [0, 1], "value": [1.0, 3.0]})
+    summary = study.gw_f1_summary({"first part": drops, "second part": drops})
+    assert summary.loc["gradual", "mean"] == 2.0 and summary.loc["gradual", "std"] == np.sqrt(2)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..report.criteria import AllOf
 from ..runs import RunConfig, RunResult
+from ..runs.recipe import build_schedule
 from . import lr_tuning
 from .outcomes import scored_error
 
@@ -131,6 +132,41 @@ def rule_frame(results: Mapping[str, Sequence[RunResult]]) -> pd.DataFrame:
         frame = accuracy_frame(runs).assign(rule=rule)
         frames.append(frame.assign(k=frame.batch / runs[0].config.base_batch))
     return pd.concat(frames, ignore_index=True)
+
+
+# GW-F1's four warmups, as RunConfig fields over a gradual-warmup base run
+WARMUP_SETTINGS = {
+    "gradual": {},
+    "staircase": {"warmup": "staircase"},
+    "staircase_from_0": {"warmup": "staircase", "warmup_start": 0.0},
+    "shifted_from_0": {"warmup": "staircase_shifted", "warmup_start": 0.0},
+}
+
+
+def warmup_runs(
+    base: RunConfig, seeds: Sequence[int], sweep: Callable[[list[RunConfig]], list[RunResult]]
+) -> dict[str, list[RunResult]]:
+    """GW-F1's runs: each of ``WARMUP_SETTINGS`` on ``base``, one run per seed."""
+    return {
+        name: sweep([dataclasses.replace(base, seed=s, **options) for s in seeds])
+        for name, options in WARMUP_SETTINGS.items()
+    }
+
+
+def warmup_rates(
+    runs: Mapping[str, Sequence[RunResult]], steps: int, steps_per_epoch: int
+) -> dict[str, np.ndarray]:
+    """The rate of each warmup over its first ``steps`` steps, from its first run's config."""
+    return {
+        name: build_schedule(r[0].config, r[0].config.lr, steps_per_epoch)(np.arange(steps))
+        for name, r in runs.items()
+    }
+
+
+def gw_f1_summary(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Mean and seed spread of every group of GW-F1's tables (loss drops and accuracies)."""
+    groups = pd.concat(list(tables.values())).drop_duplicates(["group", "seed"])
+    return groups.groupby("group").value.agg(["mean", "std"])
 
 
 def first_epoch_drop(result: RunResult, steps_per_epoch: int, window: int = 4) -> float:

@@ -1,6 +1,8 @@
 """Notebook 05's figures: optimizers tuned per batch (LAMB-T1), trust ratios over training
-(LAMB-F1), LEGW against fixed warmups (LEGW-F1). Each takes the tidy tables of
-``analysis.optimizer_study`` and returns the figure; seeds are drawn as mean and spread."""
+(LAMB-F1), LEGW against fixed warmups (LEGW-F1), the PyTorch warmup scheduler (GW-F1). Each
+takes the tidy tables of ``analysis.optimizer_study`` and the paper's numbers as the target
+registry states them (drawn as a caption: the papers' tasks are not on our axes), and returns
+the figure; seeds are drawn as mean and spread."""
 
 from __future__ import annotations
 
@@ -18,12 +20,19 @@ RULE_LABELS = {
 }
 
 
+def _paper_caption(fig: plt.Figure, paper: str) -> None:
+    """The paper's numbers under the axes, in grey."""
+    fig.text(
+        0.5, -0.02, f"paper: {paper}", ha="center", va="top", fontsize=8, color="0.35", wrap=True
+    )
+
+
 def _mean_and_spread(ax: plt.Axes, frame: pd.DataFrame, x: str, label: str, **style) -> None:
     stats = frame.groupby(x).acc.agg(["mean", "std", "count"]).reset_index()
     ax.errorbar(stats[x], stats["mean"], yerr=stats["std"], capsize=3, label=label, **style)
 
 
-def accuracy_vs_batch(per_seed: pd.DataFrame, best: pd.DataFrame) -> plt.Figure:
+def accuracy_vs_batch(per_seed: pd.DataFrame, best: pd.DataFrame, paper: str) -> plt.Figure:
     """LAMB-T1: per model, each optimizer's test accuracy at its tuned rate against the batch
     (mean and seed spread); a best rate at its grid's cap is marked with an open circle."""
     models = list(dict.fromkeys(per_seed.model))
@@ -43,10 +52,11 @@ def accuracy_vs_batch(per_seed: pd.DataFrame, best: pd.DataFrame) -> plt.Figure:
     np.atleast_1d(axes)[0].set_ylabel("test accuracy (%), best rate per batch")
     np.atleast_1d(axes)[-1].legend(fontsize=8, loc="lower left")
     fig.suptitle("LAMB-T1: each optimizer tuned per batch (open circle: best rate at a grid cap)")
+    _paper_caption(fig, paper)
     return fig
 
 
-def trust_ratios_over_training(trust: Mapping[str, pd.DataFrame]) -> plt.Figure:
+def trust_ratios_over_training(trust: Mapping[str, pd.DataFrame], paper: str) -> plt.Figure:
     """LAMB-F1: the per-tensor trust ratio over training, one panel per optimizer (weights
     solid, biases and norms dashed), log scale."""
     fig, axes = plt.subplots(1, len(trust), figsize=(6 * len(trust), 4.2))
@@ -57,10 +67,11 @@ def trust_ratios_over_training(trust: Mapping[str, pd.DataFrame]) -> plt.Figure:
         ax.set(yscale="log", xlabel="step", ylabel="trust ratio $\\lambda_l$", title=name)
     np.atleast_1d(axes)[-1].legend(fontsize=7, ncol=2, loc="best")
     fig.suptitle("LAMB-F1: per-layer trust ratios over training")
+    _paper_caption(fig, paper)
     return fig
 
 
-def accuracy_vs_k(per_seed: pd.DataFrame, base_acc: float) -> plt.Figure:
+def accuracy_vs_k(per_seed: pd.DataFrame, base_acc: float, paper: str) -> plt.Figure:
     """LEGW-F1: test accuracy against k = B / B0 for each rule (mean and seed spread), with the
     base run's accuracy as a line."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -70,6 +81,7 @@ def accuracy_vs_k(per_seed: pd.DataFrame, base_acc: float) -> plt.Figure:
     ax.set(xlabel="k = B / B0", ylabel="test accuracy (%)", title="LEGW-F1: one tuning at B0")
     ax.set_xscale("log", base=2)
     ax.legend(fontsize=8)
+    _paper_caption(fig, paper)
     return fig
 
 
@@ -82,7 +94,10 @@ WARMUP_LABELS = {
 
 
 def warmup_rates_and_losses(
-    rates: Mapping[str, np.ndarray], traces: Mapping[str, pd.DataFrame], steps_per_epoch: int
+    rates: Mapping[str, np.ndarray],
+    traces: Mapping[str, pd.DataFrame],
+    steps_per_epoch: int,
+    paper: str,
 ) -> plt.Figure:
     """GW-F1: the rate of the first epochs (left) and the training loss of every step (right,
     one seed) for each warmup, epochs marked."""
@@ -100,4 +115,5 @@ def warmup_rates_and_losses(
     right.set(ylabel="training loss (one seed)", yscale="log", title="the loss of every step")
     left.legend(fontsize=8)
     fig.suptitle("GW-F1: PyTorch's GradualWarmupScheduler stepped per epoch vs Goyal's ramp")
+    _paper_caption(fig, paper)
     return fig
