@@ -146,7 +146,10 @@ def build_parser(config_file: Mapping[str, Any] | None = None) -> argparse.Argum
     )
     parser.add_argument("--backend", choices=backend.BACKENDS, default="auto", help="array backend")
     sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train one run, or an ensemble over --lr and --seed")
+    train = sub.add_parser(
+        "train",
+        help="train one run, or an ensemble over --lr, --seed and the other per-member options",
+    )
     _add_config_options(train)
     train.add_argument(
         "--config", metavar="FILE", help="a .toml or .json file of RunConfig fields (flags win)"
@@ -230,8 +233,10 @@ def _configs(args: argparse.Namespace) -> list[RunConfig]:
     """One config per combination of the ensemble fields' values."""
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     common = {k: v for k, v in vars(args).items() if k in fields and k not in ENSEMBLE_FIELDS}
+    grids = {k: getattr(args, k) for k in ENSEMBLE_FIELDS}
     return [
-        RunConfig(**common, lr=lr, seed=seed) for lr, seed in itertools.product(args.lr, args.seed)
+        RunConfig(**common, **dict(zip(grids, values, strict=True)))
+        for values in itertools.product(*grids.values())
     ]
 
 

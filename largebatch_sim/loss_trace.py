@@ -27,11 +27,15 @@ class LossTrace(Hook):
         ensemble = check_integer("ensemble", ensemble, low=1)
         xp = backend.get_backend()
         self.losses = xp.full((steps, ensemble), np.nan)
+        self.columns = xp.arange(ensemble)  # the member each row of the ensemble is
         self.last = -1
 
     def after_step(self, step: int, model: Layer, loss: Any) -> None:
-        self.losses[step] = loss
+        self.losses[step, self.columns] = loss
         self.last = step
+
+    def select_members(self, keep: np.ndarray) -> None:
+        self.columns = self.columns[backend.asarray(keep)]
 
     def frame(self) -> pd.DataFrame:
         """Tidy table: step (1-based, as the history's), member, value."""

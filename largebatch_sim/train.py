@@ -17,9 +17,17 @@ frozen with ``where`` (its parameters stop changing) and recorded with the step 
 it away (counted from 1, as the history counts steps). A member is ``collapsed`` when its
 training loss has sat within ``collapse_tolerance`` of ln(classes) with chance accuracy for
 ``collapse_patience`` evaluations (the stuck-at-chance failure that often replaces NaN in small
-nets); it is frozen from that evaluation on, like a diverged one. Frozen members still ride
-along in the ensemble's arrays (removing them would change every array's shape mid-run); the
-loop stops at the first evaluation where no member is left.
+nets); it is frozen from that evaluation on, like a diverged one. The loop stops at the first
+evaluation where no member is left.
+
+Compaction: a frozen member would still cost its share of every step, so at each evaluation
+the loop drops the frozen members from the ensemble (``select_members`` on the model, the
+optimizer, the sampler, the instruments and the hooks; the rate table is sliced), and the
+survivors train on as a smaller ensemble. It pays whenever a member dies before the end (an
+lr grid whose largest rates diverge). A run compacts only when every part holds a
+``select_members``; otherwise its frozen members ride along to the end. Results are recorded
+under the members' original indices either way; with dropout, the survivors' masks differ
+from then on (they are drawn for the smaller shape).
 """
 
 from __future__ import annotations
@@ -65,14 +73,16 @@ class Hook:
     """Something that acts on the training loop; every method is optional (a no-op here).
 
     - ``after_step(step, model, loss)``: after the optimizer step of ``step`` (0-based), with
-      that step's training loss per member ((E,), on the device). It runs at every step, so it
-      must stay on the device: no host reads (no float(), .item(), or Python ``if`` on a
-      device value).
+      that step's training loss per row of the ensemble (on the device; after a compaction
+      the rows are the surviving members, as ``select_members`` told the hook). It runs at
+      every step, so it must stay on the device: no host reads (no float(), .item(), or
+      Python ``if`` on a device value).
     - ``before_evaluation(step, model)``: just before the evaluation that follows ``step``.
     - ``at_evaluation(step, model, metrics) -> bool``: at that evaluation, with ``metrics``
       (train_loss, train_acc, lr and, with test data, test_loss and test_acc; each (E,) on the
-      host, NaN for a member that has diverged, whose train_loss would otherwise read as the 0
-      of a sum it no longer adds to). Return True to stop training after this evaluation.
+      host, indexed by the original members; NaN for a member that has diverged or was
+      dropped, whose train_loss would otherwise read as the 0 of a sum it no longer adds
+      to). Return True to stop training after this evaluation.
 
     The loop restores the model's training mode after ``before_evaluation``.
     """
@@ -86,6 +96,17 @@ class Hook:
     def at_evaluation(self, step: int, model: Layer, metrics: dict[str, np.ndarray]) -> bool:
         """Called at each evaluation; True requests a stop."""
         return False
+
+    def select_members(self, keep: np.ndarray) -> None:
+        """Keep the members at ``keep`` (see the module's "Compaction"); a hook holding
+        per-member state overrides this, one without any keeps the default."""
+
+
+class MemberSelectable(Protocol):
+    """A part of a run with per-member state: ``select_members(keep)`` keeps the members at
+    positions ``keep`` (integers, in order) and drops the others."""
+
+    def select_members(self, keep: np.ndarray) -> None: ...
 
 
 @dataclass
@@ -158,6 +179,11 @@ def train(
         test_data = (backend.asarray(test_data[0]), backend.asarray(test_data[1]))
 
     params, kinds = model.named_params(), model.named_kinds()
+    parts = [model, optimizer, sampler, *instruments.values(), *hooks]
+    compacts = all(callable(getattr(part, "select_members", None)) for part in parts)
+    members = np.arange(E)  # the original index of each row of the ensemble's arrays
+    lr_full = lr_table
+    status = {"diverged_step": np.full(E, -1), "collapsed_step": np.full(E, -1)}
     active = xp.ones(E, dtype=bool)
     diverged_step = xp.full(E, -1, dtype=np.int64)
     loss0 = None
@@ -214,9 +240,12 @@ def train(
             epoch = (step + 1) / steps_per_epoch
             for name, values in metrics.items():
                 rows += [
-                    (e, step + 1, epoch, name, float(values[e])) for e in np.flatnonzero(alive)
+                    (members[e], step + 1, epoch, name, float(values[e]))
+                    for e in np.flatnonzero(alive)
                 ]
-            final = {k: np.where(alive, v, final.get(k, np.nan)) for k, v in metrics.items()}
+            for k, v in metrics.items():
+                kept = final.setdefault(k, np.full(E, np.nan))
+                kept[members] = np.where(alive, v, kept[members])
             at_chance = _at_chance(metrics, logits.shape[-1], collapse_tolerance)
             collapse_run = np.where(at_chance & alive, collapse_run + 1, 0)
             newly = (collapse_run >= collapse_patience) & (collapsed_step < 0)
@@ -230,20 +259,38 @@ def train(
                 bar.set_postfix(
                     loss=f"{np.mean(metrics['train_loss'][alive]):.3g}", alive=int(left.sum())
                 )
-            shown = {k: np.where(alive, v, np.nan) for k, v in metrics.items()}
+            shown = {k: np.full(E, np.nan) for k in metrics}
+            for k, v in metrics.items():
+                shown[k][members] = np.where(alive, v, np.nan)
             stop = [hook.at_evaluation(step, model, shown) for hook in hooks]
             if not left.any() or any(stop):
                 break
+            if compacts and not left.all():
+                keep = np.flatnonzero(left)
+                status["diverged_step"][members] = backend.to_host(diverged_step)
+                status["collapsed_step"][members] = collapsed_step
+                for part in parts:
+                    part.select_members(keep)
+                params = model.named_params()
+                on_device = backend.asarray(keep)
+                lrs, lr_table = lrs[:, on_device], lr_table[:, keep]
+                active, diverged_step = active[on_device], diverged_step[on_device]
+                loss0 = loss0[on_device]
+                loss_sum, acc_sum = loss_sum[on_device], acc_sum[on_device]
+                collapse_run, collapsed_step = collapse_run[keep], collapsed_step[keep]
+                members = members[keep]
     bar.close()
 
     history = pd.DataFrame(rows, columns=["member", "step", "epoch", "metric", "value"])
-    div = backend.to_host(diverged_step)
+    status["diverged_step"][members] = backend.to_host(diverged_step)
+    status["collapsed_step"][members] = collapsed_step
+    div, collapsed_step = status["diverged_step"], status["collapsed_step"]
     diverged = div >= 0
     summary = pd.DataFrame({"member": np.arange(E)})
     for name, values in final.items():
         summary[f"final_{name}"] = np.where(diverged, np.nan, values)
     if "lr" in final:  # the rate a diverged member last trained with is known: keep it
-        last_lr = lr_table[np.maximum(div, 1) - 1, np.arange(E)]
+        last_lr = lr_full[np.maximum(div, 1) - 1, np.arange(E)]
         summary["final_lr"] = np.where(diverged, last_lr, final["lr"])
     summary["diverged"] = diverged
     summary["diverged_step"] = div

@@ -52,7 +52,44 @@ def ensemble_rows(seeds: int | Sequence[int]) -> tuple[list[int], np.ndarray]:
     return distinct, rows
 
 
-class BatchSampler:
+class MemberRows:
+    """Which row of a served batch each ensemble member reads, and dropping members.
+
+    Each distinct seed drives its own stream; ``rows`` is 1 when all members share one seed
+    (one batch broadcast over the ensemble), else one row per member. ``select_members(keep)``
+    keeps the members at positions ``keep``: the kept members' streams go on unchanged (a
+    dropped member's stream may still be drawn, so that the others' never shift)."""
+
+    distinct_seeds: list[int]
+    _rows: np.ndarray
+
+    def _set_members(self, seeds: int | Sequence[int]) -> None:
+        self.distinct_seeds, self._rows = ensemble_rows(seeds)
+
+    @property
+    def seeds(self) -> list[int]:
+        """One seed per member."""
+        return [self.distinct_seeds[r] for r in self._rows]
+
+    @property
+    def ensemble(self) -> int:
+        return len(self._rows)
+
+    @property
+    def shared(self) -> bool:
+        """True when every member reads the same batch (one seed for all)."""
+        return len(self.distinct_seeds) == 1
+
+    @property
+    def rows(self) -> int:
+        return 1 if self.shared else self.ensemble
+
+    def select_members(self, keep: np.ndarray) -> None:
+        if not self.shared:  # one batch broadcast to all serves any subset as it is
+            self._rows = self._rows[np.asarray(keep, dtype=np.int64)]
+
+
+class BatchSampler(MemberRows):
     """Shuffled mini-batches of (x, y), gathered on the device, for an ensemble of members.
 
     ``x`` (N, ...) and ``y`` (N, ...) are host (or device) arrays; ``seeds`` is one seed or one
@@ -97,10 +134,7 @@ class BatchSampler:
             raise ValueError("worker_shuffle='independent' needs drop_last=True (full batches)")
         self.n, self.batch_size, self.drop_last = n, int(batch_size), drop_last
         self.workers, self.worker_shuffle = int(workers), worker_shuffle
-        self.distinct_seeds, self._rows = ensemble_rows(seeds)
-        self.seeds = [self.distinct_seeds[r] for r in self._rows]  # one per member
-        self.ensemble = len(self.seeds)
-        self.rows = 1 if len(self.distinct_seeds) == 1 else self.ensemble
+        self._set_members(seeds)
         self._rngs = [np.random.default_rng(s) for s in self.distinct_seeds]
         # the independent shuffles: one generator per (seed, worker)
         self._worker_rngs = [
@@ -123,11 +157,11 @@ class BatchSampler:
         (all N of them, in the last batch's shorter form, when ``drop_last`` is off)."""
         if self.worker_shuffle == "independent":
             table = np.stack([self._independent_epoch(rngs) for rngs in self._worker_rngs])
-            return table if self.rows == 1 else table[self._rows]
+            return table if self.shared else table[self._rows]
         perms = [rng.permutation(self.n) for rng in self._rngs]
         used = self.steps_per_epoch * self.batch_size if self.drop_last else self.n
         table = np.stack(perms)[:, :used]
-        return table if self.rows == 1 else table[self._rows]
+        return table if self.shared else table[self._rows]
 
     def _independent_epoch(self, rngs: list[np.random.Generator]) -> np.ndarray:
         """(steps x B,) indices: worker j's n examples of each step come from its own shuffle."""
@@ -136,6 +170,11 @@ class BatchSampler:
         # (k, steps, n) -> (steps, k, n): each global batch is k contiguous worker chunks
         chunks = np.stack(per_worker).reshape(self.workers, self.steps_per_epoch, n_worker)
         return chunks.transpose(1, 0, 2).reshape(-1)
+
+    def select_members(self, keep: np.ndarray) -> None:
+        super().select_members(keep)
+        if self._table is not None and not self.shared:  # this epoch's rows of the kept
+            self._table = self._table[backend.asarray(np.asarray(keep, dtype=np.int64))]
 
     def next(self) -> tuple[Any, Any]:
         position = self.step % self.steps_per_epoch

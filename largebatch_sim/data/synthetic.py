@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import backend
 from .dataset import Dataset
-from .sampler import ensemble_rows
+from .sampler import MemberRows
 
 PARAMS, TRAIN, TEST = 0, 1, 2  # child streams of SeedSequence(seed)
 
@@ -189,7 +189,7 @@ def gaussian_mixture(
     )
 
 
-class FreshSampler:
+class FreshSampler(MemberRows):
     """A new batch from ``process`` at every step: the infinite-data counterpart of
     ``BatchSampler``, with the same interface.
 
@@ -212,10 +212,7 @@ class FreshSampler:
         _check_int("steps_per_epoch", steps_per_epoch, 1)
         self.process, self.batch_size = process, int(batch_size)
         self.steps_per_epoch = int(steps_per_epoch)
-        self.distinct_seeds, self._rows = ensemble_rows(seeds)
-        self.seeds = [self.distinct_seeds[r] for r in self._rows]
-        self.ensemble = len(self.seeds)
-        self.rows = 1 if len(self.distinct_seeds) == 1 else self.ensemble
+        self._set_members(seeds)
         self._rngs = [np.random.default_rng(s) for s in self.distinct_seeds]
         self.step = 0
 
@@ -226,7 +223,7 @@ class FreshSampler:
     def next(self) -> tuple[Any, Any]:
         draws = [self.process.sample(self.batch_size, rng) for rng in self._rngs]
         x, y = np.stack([d[0] for d in draws]), np.stack([d[1] for d in draws])
-        if self.rows > 1:
+        if not self.shared:
             x, y = x[self._rows], y[self._rows]
         self.step += 1
         return backend.asarray(x), backend.asarray(y)

@@ -92,6 +92,21 @@ class Layer:
         self.dtype = np.dtype(dtype)
         return self
 
+    def select_members(self, keep: Any) -> None:
+        """Keep only the ensemble members at positions ``keep`` (integers, in order): every
+        parameter and buffer (running statistics) of this layer and its sublayers is sliced
+        along the ensemble axis. Gradients and forward caches are dropped (the next step
+        recomputes them); dropout's masks, drawn for the new shape, differ from then on."""
+        keep = backend.asarray(np.asarray(keep, dtype=np.int64))
+        for layer in iter_layers(self):
+            layer.params = {k: v[keep] for k, v in layer.params.items()}
+            buffers = getattr(layer, "buffers", None)
+            if buffers:
+                layer.buffers = {k: v[keep] for k, v in buffers.items()}
+            layer.grads = {}
+            layer.chunk_sq_norms = {}
+        self.ensemble = len(keep)
+
     def train(self, mode: bool = True) -> Layer:
         check_bool("mode", mode)
         for layer in iter_layers(self):

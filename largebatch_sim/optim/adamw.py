@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
+
 from .common import check_kinds
 from .transforms import AddDecayedWeights, Chain, ScaleByAdam, ScaleByLearningRate
 
@@ -24,10 +26,10 @@ class AdamW(Chain):
 
     def __init__(
         self,
-        b1: float = 0.9,
-        b2: float = 0.999,
+        b1: float | np.ndarray = 0.9,
+        b2: float | np.ndarray = 0.999,
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        weight_decay: float | np.ndarray = 0.0,
         exclude_from_weight_decay: Iterable[str] = (),
     ) -> None:
         self.adam = ScaleByAdam(b1, b2, eps)

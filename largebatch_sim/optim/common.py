@@ -28,6 +28,23 @@ def per_member(x: Any, like: Any, xp: ModuleType) -> Any:
     return x
 
 
+def check_hyperparameter(name: str, value: Any, **bounds: Any) -> float | np.ndarray:
+    """A scalar hyperparameter (``check_number``'s ``bounds``) or one per member: a sequence or
+    1-D array of them, returned as a float64 host array (E,), each value checked, so that a
+    sweep over momentum, weight decay, a trust coefficient or Adam's betas is one ensemble."""
+    if np.ndim(value) == 0:
+        return check_number(name, value, **bounds)
+    values = np.asarray(value, dtype=object)
+    if values.ndim != 1 or values.size == 0:
+        raise ParameterError(name, value, "a number, or one number per member (a 1-D sequence)")
+    return np.array([check_number(f"{name}[{i}]", v, **bounds) for i, v in enumerate(values)])
+
+
+def select_hyperparameter(value: float | np.ndarray, keep: np.ndarray) -> float | np.ndarray:
+    """A per-member hyperparameter for the members at ``keep``; a scalar is shared by all."""
+    return value[keep] if isinstance(value, np.ndarray) else value
+
+
 def member_norm(x: Any, xp: ModuleType) -> Any:
     """||x_e||_2 of every member e: reduce over all axes but the first. Shape (E,)."""
     return xp.sqrt((x * x).sum(axis=tuple(range(1, x.ndim))))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from .common import check_kinds
 from .transforms import (
     AddDecayedWeights,
@@ -33,10 +35,10 @@ class LAMB(Chain):
 
     def __init__(
         self,
-        b1: float = 0.9,
-        b2: float = 0.999,
+        b1: float | np.ndarray = 0.9,
+        b2: float | np.ndarray = 0.999,
         eps: float = 1e-6,
-        weight_decay: float = 0.0,
+        weight_decay: float | np.ndarray = 0.0,
         exclude_from_adaptation: Iterable[str] = (),
         exclude_from_weight_decay: Iterable[str] = (),
         zero_norm_ratio: float = 1.0,

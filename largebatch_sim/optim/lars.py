@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from ..validate import check_bool
 from .common import check_kinds
 from .transforms import (
@@ -68,9 +70,9 @@ class LARS(Chain):
 
     def __init__(
         self,
-        momentum: float = 0.9,
-        weight_decay: float = 5e-4,
-        trust_coefficient: float = 0.001,
+        momentum: float | np.ndarray = 0.9,
+        weight_decay: float | np.ndarray = 5e-4,
+        trust_coefficient: float | np.ndarray = 0.001,
         eps: float = 0.0,
         denominator: str = "paper",
         clip: bool = False,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from ..validate import check_bool
 from .common import check_kinds
 from .transforms import AddDecayedWeights, Chain, ScaleByLearningRate, Trace
@@ -46,9 +48,9 @@ class SGD(Chain):
 
     def __init__(
         self,
-        momentum: float = 0.0,
+        momentum: float | np.ndarray = 0.0,
         nesterov: bool = False,
-        weight_decay: float = 0.0,
+        weight_decay: float | np.ndarray = 0.0,
         lr_in_momentum: bool = False,
         momentum_correction: bool = True,
         exclude_from_weight_decay: Iterable[str] = (),

@@ -15,7 +15,9 @@ eq. 9), LARS puts ``ScaleByTrustRatio`` before the rate, and LAMB is Adam's dire
 decay, then the trust ratio and the rate.
 
 Every array has the ensemble axis E first; the global rate gamma_t is a number or (E,), on
-the host or the device. Masks are bound at construction: a stage built with
+the host or the device, and so may be every stage's hyperparameter (momentum, weight decay,
+trust coefficient, Adam's betas): one value per member makes a sweep over it one ensemble.
+Masks are bound at construction: a stage built with
 ``skip=("norm",)`` leaves the parameters of those kinds untouched. A member with
 ``active[e]`` False keeps its parameters and every stage's state. Nothing here reads a device
 value on the host.
@@ -28,9 +30,20 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from ..backend import get_array_module
 from ..validate import ParameterError, check_bool, check_choice, check_number, check_sequence
-from .common import check_kinds, check_step, masked_assign, member_norm, per_member, safe_divide
+from .common import (
+    check_hyperparameter,
+    check_kinds,
+    check_step,
+    masked_assign,
+    member_norm,
+    per_member,
+    safe_divide,
+    select_hyperparameter,
+)
 
 DENOMINATORS = ("paper", "optax")
 ZERO_NORM_RATIOS = (1.0, 0.0)
@@ -57,13 +70,41 @@ class StepContext:
 
 class Stage:
     """One transform of the update: ``update(name, u, w, ctx)`` returns the new u. A stage
-    with state keeps it per parameter name and writes it only for active members."""
+    with state keeps it per parameter name and writes it only for active members.
+
+    ``hyperparameters`` names the attributes that may hold one value per member (E,);
+    ``state`` the dicts of per-member arrays by parameter name. ``select_members(keep)``
+    slices both when the training loop drops members from the ensemble."""
+
+    hyperparameters: tuple[str, ...] = ()
+    state: tuple[str, ...] = ()
 
     def __init__(self, skip: Iterable[str] = ()) -> None:
         self.skip = check_kinds("skip", skip)
+        self._on_device: dict[tuple[str, Any], Any] = {}
 
     def applies(self, name: str, ctx: StepContext) -> bool:
         return ctx.kind(name) not in self.skip
+
+    def hyper(self, attribute: str, like: Any, xp: ModuleType) -> Any:
+        """The hyperparameter as a number, or (E,) moved to ``xp`` once and broadcast to
+        ``like`` (E, ...)."""
+        value = getattr(self, attribute)
+        if np.ndim(value) == 0:
+            return value
+        key = (attribute, xp)
+        if key not in self._on_device:
+            self._on_device[key] = xp.asarray(value)
+        return per_member(self._on_device[key], like, xp)
+
+    def select_members(self, keep: np.ndarray) -> None:
+        for attribute in self.hyperparameters:
+            setattr(self, attribute, select_hyperparameter(getattr(self, attribute), keep))
+        for attribute in self.state:
+            table = getattr(self, attribute)
+            for name, value in table.items():
+                table[name] = value[get_array_module(value).asarray(keep)]
+        self._on_device.clear()
 
     def update(self, name: str, u: Any, w: Any, ctx: StepContext) -> Any:
         raise NotImplementedError
@@ -73,13 +114,15 @@ class AddDecayedWeights(Stage):
     """u <- u + beta w: L2 weight decay when it comes before the rate and the moments
     (Goyal et al.'s remark 1: part of the loss), decoupled decay after Adam's direction."""
 
-    def __init__(self, weight_decay: float, skip: Iterable[str] = ()) -> None:
+    hyperparameters = ("weight_decay",)
+
+    def __init__(self, weight_decay: float | np.ndarray, skip: Iterable[str] = ()) -> None:
         super().__init__(skip)
-        self.weight_decay = check_number("weight_decay", weight_decay, low=0)
+        self.weight_decay = check_hyperparameter("weight_decay", weight_decay, low=0)
 
     def update(self, name: str, u: Any, w: Any, ctx: StepContext) -> Any:
-        if self.weight_decay and self.applies(name, ctx):
-            return u + self.weight_decay * w
+        if np.any(self.weight_decay) and self.applies(name, ctx):
+            return u + self.hyper("weight_decay", w, ctx.xp) * w
         return u
 
 
@@ -97,17 +140,23 @@ class Trace(Stage):
     momentum correction, for a buffer that holds the rate: v = gamma u); not on the first step,
     nor for a member whose previous rate was 0."""
 
-    def __init__(self, momentum: float, nesterov: bool = False, correction: bool = False) -> None:
+    hyperparameters = ("momentum",)
+    state = ("buffers",)
+
+    def __init__(
+        self, momentum: float | np.ndarray, nesterov: bool = False, correction: bool = False
+    ) -> None:
         super().__init__()
-        self.momentum = check_number("momentum", momentum, low=0, high=1, high_open=True)
+        self.momentum = check_hyperparameter("momentum", momentum, low=0, high=1, high_open=True)
         self.nesterov = check_bool("nesterov", nesterov)
         self.correction = check_bool("correction", correction)
         self.buffers: dict[str, Any] = {}
 
     def update(self, name: str, u: Any, w: Any, ctx: StepContext) -> Any:
-        xp, m = ctx.xp, self.momentum
-        if m == 0:
+        xp = ctx.xp
+        if not np.any(self.momentum):
             return u
+        m = self.hyper("momentum", w, xp)
         buf = self.buffers.get(name)
         if buf is None:
             buf = self.buffers[name] = xp.zeros_like(w)
@@ -134,19 +183,22 @@ class ScaleByTrustRatio(Stage):
     applied with gamma_t (gamma_t lambda_l, or min(gamma_t, lambda_l) when clipping), both (E,)
     on the device."""
 
+    hyperparameters = ("trust_coefficient", "weight_decay")
+    state = ("local_lr", "effective_lr")
+
     def __init__(
         self,
-        trust_coefficient: float,
+        trust_coefficient: float | np.ndarray,
         denominator: str = "optax",
         eps: float = 0.0,
         clip: bool = False,
         zero_norm_ratio: float = 1.0,
-        weight_decay: float = 0.0,
+        weight_decay: float | np.ndarray = 0.0,
         no_decay_on: Iterable[str] = (),
         skip: Iterable[str] = (),
     ) -> None:
         super().__init__(skip)
-        self.trust_coefficient = check_number(
+        self.trust_coefficient = check_hyperparameter(
             "trust_coefficient", trust_coefficient, low=0, low_open=True
         )
         self.denominator = check_choice("denominator", denominator, DENOMINATORS)
@@ -156,7 +208,7 @@ class ScaleByTrustRatio(Stage):
         self.zero_norm_ratio = float(
             check_choice("zero_norm_ratio", zero_norm_ratio, ZERO_NORM_RATIOS)
         )
-        self.weight_decay = check_number("weight_decay", weight_decay, low=0)
+        self.weight_decay = check_hyperparameter("weight_decay", weight_decay, low=0)
         self.no_decay_on = check_kinds("no_decay_on", no_decay_on)
         self.local_lr: dict[str, Any] = {}
         self.effective_lr: dict[str, Any] = {}
@@ -167,12 +219,13 @@ class ScaleByTrustRatio(Stage):
         xp = ctx.xp
         w_norm = member_norm(w, xp)
         if self.denominator == "paper":
-            beta = self.weight_decay if ctx.kind(name) not in self.no_decay_on else 0.0
+            decays = ctx.kind(name) not in self.no_decay_on
+            beta = self.hyper("weight_decay", w_norm, xp) if decays else 0.0
             den = member_norm(ctx.grads[name], xp) + beta * w_norm
         else:
             den = member_norm(u, xp)
         den = den + self.eps
-        lam = safe_divide(self.trust_coefficient * w_norm, den, 1.0, xp)
+        lam = safe_divide(self.hyper("trust_coefficient", w_norm, xp) * w_norm, den, 1.0, xp)
         adapted = den > 0
         if self.zero_norm_ratio:
             adapted = adapted & (w_norm > 0)
@@ -203,10 +256,15 @@ class ScaleByAdam(Stage):
 
     t counts each member's own steps, so a frozen member's correction does not advance."""
 
-    def __init__(self, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> None:
+    hyperparameters = ("b1", "b2")
+    state = ("mu", "nu", "count")
+
+    def __init__(
+        self, b1: float | np.ndarray = 0.9, b2: float | np.ndarray = 0.999, eps: float = 1e-8
+    ) -> None:
         super().__init__()
-        self.b1 = check_number("b1", b1, low=0, high=1, high_open=True)
-        self.b2 = check_number("b2", b2, low=0, high=1, high_open=True)
+        self.b1 = check_hyperparameter("b1", b1, low=0, high=1, high_open=True)
+        self.b2 = check_hyperparameter("b2", b2, low=0, high=1, high_open=True)
         self.eps = check_number("eps", eps, low=0)
         self.mu: dict[str, Any] = {}
         self.nu: dict[str, Any] = {}
@@ -217,14 +275,17 @@ class ScaleByAdam(Stage):
         if name not in self.mu:
             self.mu[name], self.nu[name] = xp.zeros_like(w), xp.zeros_like(w)
             self.count[name] = xp.zeros(w.shape[:1], dtype=w.dtype)
-        mu = self.b1 * self.mu[name] + (1 - self.b1) * u
-        nu = self.b2 * self.nu[name] + (1 - self.b2) * u * u
+        b1, b2 = self.hyper("b1", w, xp), self.hyper("b2", w, xp)
+        mu = b1 * self.mu[name] + (1 - b1) * u
+        nu = b2 * self.nu[name] + (1 - b2) * u * u
         t = self.count[name] + 1
         masked_assign(self.mu[name], mu, ctx.active, xp)
         masked_assign(self.nu[name], nu, ctx.active, xp)
         masked_assign(self.count[name], t, ctx.active, xp)
-        mu_hat = mu / per_member(1 - self.b1**t, w, xp)
-        nu_hat = nu / per_member(1 - self.b2**t, w, xp)
+        b1_t = self.hyper("b1", t, xp) ** t  # b1^t per member, t counting its own steps
+        b2_t = self.hyper("b2", t, xp) ** t
+        mu_hat = mu / per_member(1 - b1_t, w, xp)
+        nu_hat = nu / per_member(1 - b2_t, w, xp)
         return mu_hat / (xp.sqrt(nu_hat) + self.eps)
 
 
@@ -272,6 +333,14 @@ class Chain:
             self.prev_lr = lr.copy()  # a copy: the caller may reuse its rate array in place
         else:  # frozen members keep their state, the previous rate included
             self.prev_lr = xp.where(active, lr, self.prev_lr)
+
+    def select_members(self, keep: np.ndarray) -> None:
+        """Keep the members at positions ``keep``: every stage's state and per-member
+        hyperparameters, and the previous rate, are sliced along the ensemble axis."""
+        for stage in self.stages:
+            stage.select_members(keep)
+        if self.prev_lr is not None and self.prev_lr.ndim:
+            self.prev_lr = self.prev_lr[get_array_module(self.prev_lr).asarray(keep)]
 
     def find(self, kind: type[Stage]) -> Stage | None:
         """The chain's first stage of that type, if any."""

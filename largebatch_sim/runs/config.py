@@ -1,7 +1,9 @@
 """A training run described by a frozen config, and the vocabularies its fields accept.
 
-Runs that differ only in ``ENSEMBLE_FIELDS`` (learning rate, seed) share everything else, batch
-size included, so they can train together as one ensemble (``group_key``).
+Runs that differ only in ``ENSEMBLE_FIELDS`` (learning rate, seed, and the scalar
+hyperparameters that change no array's shape: momentum, weight decay, trust coefficient, warmup
+length, Adam's betas) share everything else, batch size included, so they can train together
+as one ensemble (``group_key``): each member gets its own value.
 """
 
 from __future__ import annotations
@@ -36,7 +38,16 @@ KINDS = ("weight", "bias", "norm")
 DTYPES = ("float32", "float64")
 LOSS_NORMALIZERS = ("global", "worker")
 WIDTH_MODELS = ("cnn_bn", "alexnet_lrn", "alexnet_bn")  # the builders that take ``width``
-ENSEMBLE_FIELDS = ("lr", "seed")
+ENSEMBLE_FIELDS = (
+    "lr",
+    "seed",
+    "momentum",
+    "weight_decay",
+    "trust_coefficient",
+    "warmup_epochs",
+    "adam_b1",
+    "adam_b2",
+)
 
 
 @dataclass(frozen=True)

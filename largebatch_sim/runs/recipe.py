@@ -87,22 +87,32 @@ def describe_schedule(config: RunConfig) -> str:
     return ", ".join(parts) + f", {decay} over {config.epochs:g} epochs"
 
 
-def build_optimizer(config: RunConfig) -> Any:
-    """The config's optimizer, with its exclusions by parameter kind bound."""
+def per_member(configs: Sequence[RunConfig], field: str) -> Any:
+    """The field's value shared by every config, or one per member as an (E,) array."""
+    values = [getattr(c, field) for c in configs]
+    return values[0] if len(set(values)) == 1 else np.array(values, dtype=np.float64)
+
+
+def build_optimizer(configs: RunConfig | Sequence[RunConfig]) -> Any:
+    """The optimizer of one config, or of an ensemble of configs (``ENSEMBLE_FIELDS`` such as
+    momentum may then differ per member), with its exclusions by parameter kind bound."""
+    configs = [configs] if isinstance(configs, RunConfig) else list(configs)
+    config = configs[0]
+    momentum, weight_decay = per_member(configs, "momentum"), per_member(configs, "weight_decay")
     if config.optimizer == "sgd":
         return SGD(
-            momentum=config.momentum,
+            momentum=momentum,
             nesterov=config.nesterov,
-            weight_decay=config.weight_decay,
+            weight_decay=weight_decay,
             lr_in_momentum=bool(config.lr_in_momentum),
             momentum_correction=config.momentum_correction,
             exclude_from_weight_decay=config.no_weight_decay_on,
         )
     if config.optimizer == "lars":
         return LARS(
-            momentum=config.momentum,
-            weight_decay=config.weight_decay,
-            trust_coefficient=config.trust_coefficient,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            trust_coefficient=per_member(configs, "trust_coefficient"),
             denominator=config.lars_denominator,
             clip=config.lars_clip,
             zero_norm_ratio=config.lars_zero_norm_ratio,
@@ -111,16 +121,20 @@ def build_optimizer(config: RunConfig) -> Any:
             lr_in_momentum=config.lr_in_momentum is not False,
             nesterov=config.nesterov,
         )
-    adam = {"b1": config.adam_b1, "b2": config.adam_b2, "eps": config.adam_eps}
+    adam = {
+        "b1": per_member(configs, "adam_b1"),
+        "b2": per_member(configs, "adam_b2"),
+        "eps": config.adam_eps,
+    }
     if config.optimizer == "adamw":
         return AdamW(
             **adam,
-            weight_decay=config.weight_decay,
+            weight_decay=weight_decay,
             exclude_from_weight_decay=config.no_weight_decay_on,
         )
     return LAMB(
         **adam,
-        weight_decay=config.weight_decay,
+        weight_decay=weight_decay,
         exclude_from_adaptation=config.no_adaptation_on,
         exclude_from_weight_decay=config.no_weight_decay_on,
     )
@@ -164,8 +178,14 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
     trace = LossTrace(steps, len(configs)) if first.trace_loss else None
     if trace is not None:
         hooks.append(trace)
-    schedule = build_schedule(first, lrs, sampler.steps_per_epoch)
-    optimizer = build_optimizer(first)
+    if len({warmup_epochs(c) for c in configs}) == 1:
+        lr_table = build_schedule(first, lrs, sampler.steps_per_epoch)(np.arange(steps))
+    else:  # warmup lengths differ: one column of rates per member
+        lr_table = np.stack(
+            [build_schedule(c, c.lr, sampler.steps_per_epoch)(np.arange(steps)) for c in configs],
+            axis=1,
+        )
+    optimizer = build_optimizer(configs)
     instruments: dict[str, Any] = {}
     if first.trust_ratio_every:
         instruments["trust_ratios"] = TrustRatios(optimizer, every=first.trust_ratio_every)
@@ -176,7 +196,7 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
     result = train(
         model,
         optimizer,
-        schedule(np.arange(steps)),
+        lr_table,
         sampler,
         (data.x_test, data.y_test),
         eval_every=max(1, steps // first.evals),
