@@ -104,7 +104,7 @@ def test_a_member_equals_the_same_run_alone_and_a_frozen_member_keeps_its_state(
         opt_alone.step(alone, {"w": g[1:2]}, 0.05)
     np.testing.assert_allclose(together["w"][1], alone["w"][0], rtol=1e-12)
     np.testing.assert_array_equal(together["w"][2], w0[2])
-    assert opt_together.adam.count["w"].tolist() == [4, 4, 0]
+    assert opt_together.by_name(opt_together.adam.count)["w"].tolist() == [4, 4, 0]
 
 
 @pytest.mark.parametrize(

@@ -253,6 +253,7 @@ ROWS: list[Row] = [
     Row("Layer.init", "seeds", lambda c: Linear(2, 2).init([0, 1.5])),
     Row("Layer.init", "dtype", lambda c: Linear(2, 2).init(0, dtype="int32")),
     Row("Layer.init", "dtype", lambda c: Linear(2, 2).init(0, dtype="no such type")),
+    Row("Layer.init", "flat", lambda c: Linear(2, 2).init(0, flat="yes")),
     Row("Layer.set_workers", "workers", lambda c: Linear(2, 2).set_workers(0)),
     Row("Layer.set_workers", "workers", lambda c: Linear(2, 2).set_workers(2.0)),
     Row("Layer.set_grad_chunks", "chunks", lambda c: Linear(2, 2).set_grad_chunks(0)),
@@ -338,12 +339,13 @@ ROWS: list[Row] = [
         "SGD",
         SGD,
         {
-            "momentum": [-0.1, 1.0, NAN, "0.9"],
+            "momentum": [-0.1, 1.0, NAN, "0.9", [0.5, 1.0], [[0.9]]],
             "nesterov": ["no", 1],  # the example: "no" was taken as True
             "weight_decay": [-1e-4, NAN, INF],
             "lr_in_momentum": ["yes"],
             "momentum_correction": [None],
             "exclude_from_weight_decay": [("bn",), 3, ("norm", 1)],
+            "fused": ["yes"],
         },
     ),
     *_kwarg_rows(
@@ -361,6 +363,7 @@ ROWS: list[Row] = [
             "lr_in_momentum": ["no"],
             "zero_norm_ratio": [0.5, True],
             "nesterov": ["yes", None],
+            "fused": [1],
         },
     ),
     *_kwarg_rows(
@@ -372,6 +375,7 @@ ROWS: list[Row] = [
             "eps": [-1e-8, INF],
             "weight_decay": [-0.01, NAN],
             "exclude_from_weight_decay": [("norms",), 1],
+            "fused": [None],
         },
     ),
     *_kwarg_rows(
@@ -385,6 +389,7 @@ ROWS: list[Row] = [
             "exclude_from_adaptation": [("layer",), "layers"],
             "exclude_from_weight_decay": [[None]],
             "zero_norm_ratio": [0.5],
+            "fused": ["no"],
         },
     ),
     # -- the transforms optimizers are chains of ---------------------------------------------
@@ -417,6 +422,7 @@ ROWS: list[Row] = [
     *_kwarg_rows("ScaleByAdam", ScaleByAdam, {"b1": [1.0], "b2": [-0.5], "eps": [NAN]}),
     Row("Chain", "stages", lambda c: Chain([Trace(0.9), "sgd"])),
     Row("Chain", "stages", lambda c: Chain(Trace(0.9))),
+    Row("Chain", "fused", lambda c: Chain([Trace(0.9)], fused="no")),
     *[
         Row(f"{name}.step", param, lambda c, o=make, p=param, v=value: _step(o(), **{p: v}))
         for name, make in (

@@ -83,5 +83,5 @@ def test_a_chain_slices_its_state_and_per_member_hyperparameters():
     opt.step(params, {"w": np.ones((3, 2))}, np.array([0.1, 0.1, 0.1]))
     opt.select_members(np.array([0, 2]))
     assert list(opt.trace.momentum) == [0.0, 0.9]
-    assert opt.trace.buffers["w"].shape == (2, 2)
+    assert opt.velocity["w"].shape == (2, 2)
     assert list(opt.prev_lr) == [0.1, 0.1]

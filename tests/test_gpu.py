@@ -313,7 +313,8 @@ def optimizer_run(make: Callable[[], Any], lr_form: str, masked: bool) -> Any:
     if isinstance(opt, LARS | LAMB):
         out["local_lr"] = dict(opt.local_lr)
     if isinstance(opt, AdamW | LAMB):
-        out |= {"mu": dict(opt.adam.mu), "nu": dict(opt.adam.nu), "count": dict(opt.adam.count)}
+        moments = {k: opt.by_name(getattr(opt.adam, k)) for k in ("mu", "nu", "count")}
+        out |= {k: dict(v) for k, v in moments.items()}
     return out
 
 

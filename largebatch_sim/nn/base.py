@@ -30,6 +30,7 @@ from ..validate import (
     check_sequence,
     check_string,
 )
+from .flat import flat_views, segments
 
 KINDS = ("weight", "bias", "norm")
 
@@ -66,17 +67,20 @@ class Layer:
     def backward(self, dout: Any) -> Any:
         return dout
 
-    def init(self, seeds: int | Sequence[int], dtype: Any = np.float32) -> Layer:
+    def init(self, seeds: int | Sequence[int], dtype: Any = np.float32, flat: bool = True) -> Layer:
         """Build an ensemble of ``len(seeds)`` members on the current backend.
 
         Member e draws every parameter, layer by layer in a fixed order, from
         ``numpy.random.default_rng(seeds[e])``: it equals a model built alone from that seed.
+        With ``flat`` the parameters are views into one (E, P) buffer (``flat.py``), which
+        lets an optimizer update them all at once.
         """
         if np.isscalar(seeds):
             seeds = [check_integer("seeds", seeds)]
         else:  # one member per seed: at least one
             seeds = list(check_sequence("seeds", seeds, check_integer, min_length=1))
         check_float_dtype("dtype", dtype)
+        check_bool("flat", flat)
         members = []
         for seed in seeds:
             rng = np.random.default_rng(seed)
@@ -90,7 +94,19 @@ class Layer:
             layer.init_buffers(len(seeds), dtype)
         self.ensemble = len(seeds)
         self.dtype = np.dtype(dtype)
+        if flat:
+            self.flatten()
         return self
+
+    def flatten(self) -> None:
+        """Move every parameter into one (E, P) buffer; the layers keep views into it."""
+        params = self.named_params()
+        if not params:
+            return
+        views = flat_views(params)
+        for layer in iter_layers(self):
+            for key in layer.params:
+                layer.params[key] = views[f"{layer.name}.{key}"]
 
     def select_members(self, keep: Any) -> None:
         """Keep only the ensemble members at positions ``keep`` (integers, in order): every
@@ -98,6 +114,7 @@ class Layer:
         along the ensemble axis. Gradients and forward caches are dropped (the next step
         recomputes them); dropout's masks, drawn for the new shape, differ from then on."""
         keep = backend.asarray(np.asarray(keep, dtype=np.int64))
+        was_flat = segments(self.named_params()) is not None
         for layer in iter_layers(self):
             layer.params = {k: v[keep] for k, v in layer.params.items()}
             buffers = getattr(layer, "buffers", None)
@@ -106,6 +123,8 @@ class Layer:
             layer.grads = {}
             layer.chunk_sq_norms = {}
         self.ensemble = len(keep)
+        if was_flat:
+            self.flatten()
 
     def train(self, mode: bool = True) -> Layer:
         check_bool("mode", mode)

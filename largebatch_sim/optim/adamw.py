@@ -31,8 +31,9 @@ class AdamW(Chain):
         eps: float = 1e-8,
         weight_decay: float | np.ndarray = 0.0,
         exclude_from_weight_decay: Iterable[str] = (),
+        fused: bool = True,
     ) -> None:
         self.adam = ScaleByAdam(b1, b2, eps)
         exclude = check_kinds("exclude_from_weight_decay", exclude_from_weight_decay)
         decay = AddDecayedWeights(weight_decay, skip=exclude)
-        super().__init__([self.adam, decay, ScaleByLearningRate()])
+        super().__init__([self.adam, decay, ScaleByLearningRate()], fused=fused)

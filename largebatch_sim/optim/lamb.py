@@ -42,6 +42,7 @@ class LAMB(Chain):
         exclude_from_adaptation: Iterable[str] = (),
         exclude_from_weight_decay: Iterable[str] = (),
         zero_norm_ratio: float = 1.0,
+        fused: bool = True,
     ) -> None:
         no_adaptation = check_kinds("exclude_from_adaptation", exclude_from_adaptation)
         no_decay = check_kinds("exclude_from_weight_decay", exclude_from_weight_decay)
@@ -50,7 +51,7 @@ class LAMB(Chain):
             1.0, denominator="optax", zero_norm_ratio=zero_norm_ratio, skip=no_adaptation
         )
         decay = AddDecayedWeights(weight_decay, skip=no_decay)
-        super().__init__([self.adam, decay, self.trust, ScaleByLearningRate()])
+        super().__init__([self.adam, decay, self.trust, ScaleByLearningRate()], fused=fused)
 
     @property
     def local_lr(self) -> dict[str, Any]:

@@ -81,6 +81,7 @@ class LARS(Chain):
         lr_in_momentum: bool = True,
         zero_norm_ratio: float = 1.0,
         nesterov: bool = False,
+        fused: bool = True,
     ) -> None:
         no_decay = check_kinds("exclude_from_weight_decay", exclude_from_weight_decay)
         no_adaptation = check_kinds("exclude_from_adaptation", exclude_from_adaptation)
@@ -100,12 +101,12 @@ class LARS(Chain):
             stages = [decay, self.trust, ScaleByLearningRate(), self.trace]
         else:  # u <- m u + lambda (g + beta w),  w <- w - gamma u
             stages = [decay, self.trust, self.trace, ScaleByLearningRate()]
-        super().__init__(stages)
+        super().__init__(stages, fused=fused)
 
     @property
     def velocity(self) -> dict[str, Any]:
         """The momentum buffer of each parameter."""
-        return self.trace.buffers
+        return self.by_name(self.trace.buffers)
 
     @property
     def local_lr(self) -> dict[str, Any]:

@@ -54,6 +54,7 @@ class SGD(Chain):
         lr_in_momentum: bool = False,
         momentum_correction: bool = True,
         exclude_from_weight_decay: Iterable[str] = (),
+        fused: bool = True,
     ) -> None:
         exclude = check_kinds("exclude_from_weight_decay", exclude_from_weight_decay)
         decay = AddDecayedWeights(weight_decay, skip=exclude)
@@ -65,9 +66,9 @@ class SGD(Chain):
             stages = [decay, ScaleByLearningRate(), self.trace]
         else:  # u <- m u + g',  w <- w - lr u  (eq. 10)
             stages = [decay, self.trace, ScaleByLearningRate()]
-        super().__init__(stages)
+        super().__init__(stages, fused=fused)
 
     @property
     def velocity(self) -> dict[str, Any]:
         """The momentum buffer of each parameter (u or v, by the form)."""
-        return self.trace.buffers
+        return self.by_name(self.trace.buffers)

@@ -21,6 +21,13 @@ Masks are bound at construction: a stage built with
 ``skip=("norm",)`` leaves the parameters of those kinds untouched. A member with
 ``active[e]`` False keeps its parameters and every stage's state. Nothing here reads a device
 value on the host.
+
+Fused: when the parameters are views that tile one (E, P) buffer (``nn/flat.py``, the default
+of ``Layer.init``), a chain runs each stage once over the whole buffer instead of once per
+tensor: the gradients are gathered into the same layout, and per-tensor quantities (the trust
+ratio's norms, the masks by kind) become per-segment ones, so an optimizer step costs a few
+kernels whatever the number of tensors. The per-tensor loop stays the reference
+(``Chain(fused=False)``); tests/test_fused.py shows that both give the same parameters.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import get_array_module
+from ..nn.flat import Segments, root, segments
 from ..validate import ParameterError, check_bool, check_choice, check_number, check_sequence
 from .common import (
     check_hyperparameter,
@@ -63,9 +71,27 @@ class StepContext:
     grads: dict[str, Any]
     kinds: dict[str, str]
     active: Any
+    flat: Segments | None = None  # fused: the one name is FLAT, the layout of the buffer
 
     def kind(self, name: str) -> str:
         return self.kinds.get(name, "weight")  # a name missing from kinds is a weight
+
+    def norms(self, x: Any) -> Any:
+        """||x_l|| per member and tensor: (E,), or (E, L) over the segments when fused."""
+        if self.flat is None:
+            return member_norm(x, self.xp)
+        return self.xp.sqrt(self.flat.sums(x * x))
+
+    def spread(self, v: Any, like: Any) -> Any:
+        """A value per member (E,) or, fused, per member and tensor (E, L), on ``like``."""
+        return per_member(v, like, self.xp) if self.flat is None else self.flat.expand(v)
+
+    def segments_of(self, kinds: frozenset[str]) -> tuple[bool, ...]:
+        """Fused: for each tensor, whether its kind is in ``kinds``."""
+        return tuple(self.kind(name) in kinds for name in self.flat.names)
+
+
+FLAT = "(flat)"  # the name a fused step gives the whole buffer
 
 
 class Stage:
@@ -85,6 +111,16 @@ class Stage:
 
     def applies(self, name: str, ctx: StepContext) -> bool:
         return ctx.kind(name) not in self.skip
+
+    def where_applies(self, name: str, new: Any, old: Any, ctx: StepContext) -> Any:
+        """``new`` for the parameters of kinds this stage does not skip, ``old`` for the rest
+        (fused: column by column)."""
+        if ctx.flat is None:
+            return new if self.applies(name, ctx) else old
+        applies = tuple(not skip for skip in ctx.segments_of(self.skip))
+        if all(applies):
+            return new
+        return ctx.xp.where(ctx.flat.columns(applies), new, old)
 
     def hyper(self, attribute: str, like: Any, xp: ModuleType) -> Any:
         """The hyperparameter as a number, or (E,) moved to ``xp`` once and broadcast to
@@ -121,9 +157,9 @@ class AddDecayedWeights(Stage):
         self.weight_decay = check_hyperparameter("weight_decay", weight_decay, low=0)
 
     def update(self, name: str, u: Any, w: Any, ctx: StepContext) -> Any:
-        if np.any(self.weight_decay) and self.applies(name, ctx):
-            return u + self.hyper("weight_decay", w, ctx.xp) * w
-        return u
+        if not np.any(self.weight_decay):
+            return u
+        return self.where_applies(name, u + self.hyper("weight_decay", w, ctx.xp) * w, u, ctx)
 
 
 class ScaleByLearningRate(Stage):
@@ -214,16 +250,20 @@ class ScaleByTrustRatio(Stage):
         self.effective_lr: dict[str, Any] = {}
 
     def trust_ratio(self, name: str, u: Any, w: Any, ctx: StepContext) -> tuple[Any, Any]:
-        """(lambda_l, adapted) per member, (E,): lambda_l = 1 and adapted False where the
-        denominator is 0, and where ||w|| = 0 unless ``zero_norm_ratio`` is 0."""
+        """(lambda_l, adapted) per member, (E,) (fused: (E, L), per tensor): lambda_l = 1 and
+        adapted False where the denominator is 0, and where ||w|| = 0 unless
+        ``zero_norm_ratio`` is 0."""
         xp = ctx.xp
-        w_norm = member_norm(w, xp)
+        w_norm = ctx.norms(w)
         if self.denominator == "paper":
-            decays = ctx.kind(name) not in self.no_decay_on
-            beta = self.hyper("weight_decay", w_norm, xp) if decays else 0.0
-            den = member_norm(ctx.grads[name], xp) + beta * w_norm
+            if ctx.flat is None:
+                decays = ctx.kind(name) not in self.no_decay_on
+            else:
+                decays = ctx.flat.flags(tuple(not s for s in ctx.segments_of(self.no_decay_on)))
+            beta = self.hyper("weight_decay", w_norm, xp) * decays
+            den = ctx.norms(ctx.grads[name]) + beta * w_norm
         else:
-            den = member_norm(u, xp)
+            den = ctx.norms(u)
         den = den + self.eps
         lam = safe_divide(self.hyper("trust_coefficient", w_norm, xp) * w_norm, den, 1.0, xp)
         adapted = den > 0
@@ -234,18 +274,27 @@ class ScaleByTrustRatio(Stage):
 
     def update(self, name: str, u: Any, w: Any, ctx: StepContext) -> Any:
         xp = ctx.xp
-        if not self.applies(name, ctx):
+        if ctx.flat is None and not self.applies(name, ctx):
             lam = xp.ones(w.shape[:1], dtype=w.dtype)
             adapted = xp.zeros(w.shape[:1], dtype=bool)
         else:
             lam, adapted = self.trust_ratio(name, u, w, ctx)
-        gamma = xp.broadcast_to(xp.asarray(ctx.lr, dtype=w.dtype), w.shape[:1])
+            if ctx.flat is not None and self.skip:  # the skipped kinds' tensors keep 1
+                skipped = ctx.flat.flags(ctx.segments_of(self.skip))
+                lam = xp.where(skipped, 1.0, lam).astype(lam.dtype, copy=False)
+                adapted = adapted & ~skipped
+        gamma = xp.broadcast_to(per_member(ctx.lr, lam, xp), lam.shape)
         if self.clip:  # LARC: the rate min(gamma, lambda) as a ratio on gamma, 1 if gamma = 0
             ratio = xp.where(adapted, xp.minimum(safe_divide(lam, gamma, 1.0, xp), 1), 1)
         else:
             ratio = lam
-        self.local_lr[name], self.effective_lr[name] = lam, gamma * ratio
-        return per_member(ratio, w, xp) * u
+        if ctx.flat is None:
+            self.local_lr[name], self.effective_lr[name] = lam, gamma * ratio
+        else:  # per tensor, as the unfused loop records them
+            effective = gamma * ratio
+            for i, tensor in enumerate(ctx.flat.names):
+                self.local_lr[tensor], self.effective_lr[tensor] = lam[:, i], effective[:, i]
+        return ctx.spread(ratio, w) * u
 
 
 class ScaleByAdam(Stage):
@@ -304,10 +353,27 @@ class Chain:
     host or the device; ``kinds`` maps names to weight / bias / norm."""
 
     stages: list[Stage] = field(default_factory=list)
+    fused: bool = True
     prev_lr: Any = field(default=None, init=False)  # the last step's rate: state, not an option
+    _layout: Segments | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.stages = list(check_sequence("stages", self.stages, _check_stage))
+        check_bool("fused", self.fused)
+
+    def segments(self, params: dict[str, Any], grads: dict[str, Any]) -> Segments | None:
+        """The flat layout of ``params`` when a fused step applies (every parameter a view of
+        one buffer, every one with a gradient), else None; found once per buffer."""
+        if not self.fused or any(name not in grads for name in params):
+            return None
+        layout = self._layout
+        names = tuple(params)
+        if layout is not None and layout.names == names:
+            buffer = layout.buffer
+            if all(root(w) is buffer for w in params.values()):
+                return layout
+        self._layout = segments(params)
+        return self._layout
 
     def step(
         self,
@@ -323,16 +389,33 @@ class Chain:
             return
         xp = get_array_module(params[names[0]])
         lr = xp.asarray(lr)
-        ctx = StepContext(xp, lr, self.prev_lr, grads, kinds or {}, active)
-        for name in names:
-            w, u = params[name], grads[name]
+        flat = self.segments(params, grads)
+        if flat is not None:
+            u = flat.gather(grads)
+            ctx = StepContext(xp, lr, self.prev_lr, {FLAT: u}, kinds or {}, active, flat)
             for stage in self.stages:
-                u = stage.update(name, u, w, ctx)
-            masked_assign(w, w - u, active, xp)
+                u = stage.update(FLAT, u, flat.buffer, ctx)
+            masked_assign(flat.buffer, flat.buffer - u, active, xp)
+        else:
+            ctx = StepContext(xp, lr, self.prev_lr, grads, kinds or {}, active)
+            for name in names:
+                w, u = params[name], grads[name]
+                for stage in self.stages:
+                    u = stage.update(name, u, w, ctx)
+                masked_assign(w, w - u, active, xp)
         if active is None or self.prev_lr is None:
             self.prev_lr = lr.copy()  # a copy: the caller may reuse its rate array in place
         else:  # frozen members keep their state, the previous rate included
             self.prev_lr = xp.where(active, lr, self.prev_lr)
+
+    def by_name(self, table: dict[str, Any]) -> dict[str, Any]:
+        """A stage's state by parameter name, also after fused steps (views of its buffer)."""
+        if FLAT not in table or self._layout is None:
+            return table
+        flat = table[FLAT]
+        if flat.ndim == 1:  # one value per member (Adam's step count), shared by the tensors
+            return dict.fromkeys(self._layout.names, flat)
+        return self._layout.split(flat)
 
     def select_members(self, keep: np.ndarray) -> None:
         """Keep the members at positions ``keep``: every stage's state and per-member
