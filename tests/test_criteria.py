@@ -104,6 +104,25 @@ def test_match_is_not_resolved_when_the_noise_exceeds_the_tolerance():
     assert crit.judge(_groups({"a": 0.8, "b": 0.0}, spread=0.1)).verdict == "partly"
 
 
+def test_a_gap_far_beyond_the_tolerance_is_no_even_with_a_wide_spread():
+    # G-F4 as measured: 4.35 points apart, tolerance 0.5, seed spread 2.1: a miss, not a tie
+    crit = C.Match("a", "b", tolerance=0.5)
+    assert crit.judge(_groups({"a": 4.35, "b": 0.0}, spread=2.1)).verdict == "no"
+
+
+def test_an_unresolved_match_names_the_seeds_that_would_resolve_it():
+    crit = C.Match("a", "b", tolerance=1.0)
+    table = _groups({"a": 0.4, "b": 0.0}, spread=0.6)  # interval 0.4 +- 0.98 straddles 1
+    judged = crit.judge(table)
+    seeds = int(judged.values["seeds_to_resolve"])
+    assert judged.verdict == "not resolved" and f"about {seeds} seeds" in judged.reason
+    # with that many seeds at the same spread and gap, the interval clears the tolerance
+    assert crit.judge(_groups({"a": 0.4, "b": 0.0}, spread=0.6, seeds=seeds)).verdict == "yes"
+    assert crit.judge(_groups({"a": 0.4, "b": 0.0}, spread=0.6, seeds=seeds - 2)).verdict == (
+        "not resolved"
+    )
+
+
 def test_flat_then_rise_counts_only_contiguous_flat_points():
     crit = C.FlatThenRise(tolerance=0.5, rise=2.0, min_flat=2)
     table = _groups({32: 2.0, 64: 2.2, 128: 4.0, 256: 9.0}, spread=0.05).rename(

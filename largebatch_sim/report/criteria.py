@@ -8,8 +8,9 @@ Each reads a tidy table (one row per run or per point) and returns a ``Judgement
 - ``partly``: the effect goes the right way but is weaker than the threshold (stated per
   criterion), or one of several parts holds;
 - ``no``: the effect is absent or goes the other way;
-- ``not resolved``: the data cannot decide at this budget (too few seeds, a seed spread wider
-  than the tolerance to be resolved, too few defined points).
+- ``not resolved``: the data cannot decide at this budget (too few seeds, a gap whose
+  uncertainty straddles the tolerance, too few defined points); where it can, the reason names
+  the budget that would decide.
 
 Every criterion has a unit test where the phenomenon is absent (it must say no) and one where
 it is present (it must say yes): tests/test_criteria.py.
@@ -139,10 +140,14 @@ class Difference:
 class Match:
     """Group ``a`` matches group ``b``: |mean_a - mean_b| <= ``tolerance`` (absolute, stated).
 
-    Table: columns ``group``, ``seed``, ``value``. yes if the gap is within the tolerance;
-    partly within twice it; no beyond. Not resolved with fewer than ``min_seeds`` finite values
-    per group, or when the pooled seed spread exceeds the tolerance (a match finer than the
-    noise cannot be told from a miss).
+    Table: columns ``group``, ``seed``, ``value``. The gap g = |mean_a - mean_b| is known to
+    within its standard error se = sqrt(s_a^2 / n_a + s_b^2 / n_b), so it lies in
+    [g - z se, g + z se] (z = ``z``, 2 by default). The verdict is the band that interval lies in:
+    yes if it lies within the tolerance; partly if above the tolerance but within twice it; no
+    if wholly above the tolerance otherwise. An interval that straddles the tolerance cannot
+    decide: not resolved, with the seeds per group that would shrink z se below the distance
+    |g - tolerance| at the measured spread (se falls as 1 / sqrt(n)). Not resolved also with
+    fewer than ``min_seeds`` finite values per group.
     """
 
     a: str
@@ -150,11 +155,13 @@ class Match:
     tolerance: float
     min_seeds: int = 3
     unit: str = ""
+    z: float = 2.0
 
     def describe(self) -> str:
         return (
-            f"|mean '{self.a}' - mean '{self.b}'| <= {self.tolerance:g}{self.unit} "
-            f"(within 2x: partly); not resolved when the seed spread exceeds the tolerance; "
+            f"|mean '{self.a}' - mean '{self.b}'| <= {self.tolerance:g}{self.unit} within "
+            f"{self.z:g} standard errors (wholly above the tolerance but within 2x: partly; above: "
+            f"no; straddling it: not resolved, with the seeds that would resolve it); "
             f">= {self.min_seeds} seeds"
         )
 
@@ -165,18 +172,36 @@ class Match:
         a, b = values
         gap = abs(a.mean() - b.mean())
         spread = seed_spread(a, b)
-        values = {"mean_a": a.mean(), "mean_b": b.mean(), "gap": gap, "spread": spread}
+        se = float(np.sqrt(np.var(a, ddof=1) / a.size + np.var(b, ddof=1) / b.size))
+        low, high = max(gap - self.z * se, 0.0), gap + self.z * se
+        values = {
+            "mean_a": a.mean(),
+            "mean_b": b.mean(),
+            "gap": gap,
+            "spread": spread,
+            "standard_error": se,
+        }
         text = (
-            f"{self.a} {a.mean():.3g} vs {self.b} {b.mean():.3g}{self.unit}: gap {gap:.3g}, "
-            f"tolerance {self.tolerance:g}, seed spread {spread:.3g}"
+            f"{self.a} {a.mean():.3g} vs {self.b} {b.mean():.3g}{self.unit}: gap {gap:.3g} "
+            f"(+- {self.z:g} se: {low:.3g} to {high:.3g}), tolerance {self.tolerance:g}"
         )
-        if spread > self.tolerance:
-            return Judgement(UNRESOLVED, text + " (spread wider than the tolerance)", values)
-        if gap <= self.tolerance:
+        if high <= self.tolerance:
             return Judgement("yes", text, values)
-        if gap <= 2 * self.tolerance:
-            return Judgement("partly", text, values)
-        return Judgement("no", text, values)
+        if low > self.tolerance:
+            return Judgement("partly" if high <= 2 * self.tolerance else "no", text, values)
+        seeds = self.seeds_to_resolve(gap, se, min(a.size, b.size))
+        values["seeds_to_resolve"] = seeds
+        need = f"about {seeds:.0f} seeds per group" if np.isfinite(seeds) else "no number of seeds"
+        return Judgement(
+            UNRESOLVED, text + f" (straddles the tolerance; {need} would resolve it)", values
+        )
+
+    def seeds_to_resolve(self, gap: float, se: float, seeds: int) -> float:
+        """Seeds per group at which z se < |gap - tolerance|, the spread staying as measured."""
+        margin = abs(gap - self.tolerance)
+        if margin == 0:
+            return np.inf
+        return float(max(seeds + 1, np.ceil(seeds * (self.z * se / margin) ** 2)))
 
 
 @dataclass(frozen=True)
