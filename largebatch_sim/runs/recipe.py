@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from ..auto_warmup import AutoWarmup
 from ..data import BatchSampler, FreshSampler, load_dataset
+from ..data.augment import AugmentedSampler
 from ..instruments import NoiseScale, NormRatios, TrustRatios
 from ..loss_trace import LossTrace
 from ..nn.losses import scaled_gradient, softmax_cross_entropy
@@ -63,6 +65,20 @@ def build_schedule(config: RunConfig, lr: Any, steps_per_epoch: int) -> schedule
     return schedules.warmup(
         main, config.warmup, warmup_steps, start=start, steps_per_epoch=steps_per_epoch
     )
+
+
+AUTO_WARMUP_RANGE = 1e4  # AutoWU's default start: the peak rate / 1e4
+
+
+def auto_warmup(config: RunConfig, lr: Any, steps: int, steps_per_epoch: int) -> AutoWarmup:
+    """AutoWU's controller for a config with ``warmup="auto"``: from ``warmup_start`` (default
+    the scaled rate / 1e4) towards the scaled rate over at most ``warmup_epochs``, a test every
+    ``auto_warmup_every`` steps (0: per epoch), then the cosine decay."""
+    peak = np.asarray(peak_lr(config, lr), dtype=np.float64)
+    start = peak / AUTO_WARMUP_RANGE if config.warmup_start is None else config.warmup_start
+    warmup_steps = min(steps, round(config.warmup_epochs * steps_per_epoch))
+    every = config.auto_warmup_every or steps_per_epoch
+    return AutoWarmup(start, peak, warmup_steps, steps, every, peak.size, np.dtype(config.dtype))
 
 
 def describe_schedule(config: RunConfig) -> str:
@@ -156,6 +172,9 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
             workers=first.workers,
             worker_shuffle=first.worker_shuffle,
         )
+    if first.augment_copies > 1 or first.augment_strength > 0:
+        strengths = [c.augment_strength for c in configs]
+        sampler = AugmentedSampler(sampler, first.augment_copies, strengths, seeds, first.data)
     hooks = []
     if first.precise_bn_examples and has_batch_norm(model):
         hooks.append(PreciseBN(_precise_bn_sampler(first, data), _precise_bn_batches(first)))
@@ -164,7 +183,11 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
     trace = LossTrace(steps, len(configs)) if first.trace_loss else None
     if trace is not None:
         hooks.append(trace)
-    schedule = build_schedule(first, lrs, sampler.steps_per_epoch)
+    rates = (
+        auto_warmup(first, lrs, steps, sampler.steps_per_epoch)
+        if first.warmup == "auto"
+        else build_schedule(first, lrs, sampler.steps_per_epoch)(np.arange(steps))
+    )
     optimizer = build_optimizer(first)
     instruments: dict[str, Any] = {}
     if first.trust_ratio_every:
@@ -176,7 +199,7 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
     result = train(
         model,
         optimizer,
-        schedule(np.arange(steps)),
+        rates,
         sampler,
         (data.x_test, data.y_test),
         eval_every=max(1, steps // first.evals),
@@ -189,6 +212,8 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
     )
     if trace is not None:
         result.instruments["loss_trace"] = trace.frame()
+    if isinstance(rates, AutoWarmup):
+        result.instruments["auto_warmup"] = rates.frame()
     results = []
     for member, config in enumerate(configs):
         history = result.history[result.history.member == member].drop(columns="member")
