@@ -63,6 +63,7 @@ GRID_POINTS = 100  # the authors use 500; at a length scale of 0.2, 100 resolve 
 CONFIDENCE = 0.95
 PATIENCE = 3
 ROUNDOFF = 1e-4
+FLOAT_DTYPES = (np.float32, np.float64, np.dtype(np.float32), np.dtype(np.float64))
 SUBSAMPLE_SEED = 0  # the subsamples are drawn from a fixed stream, like the authors'
 
 
@@ -164,12 +165,16 @@ class AutoWarmup(RateController):
                 f"at most warmup_steps / {PATIENCE} ({self.warmup_steps // PATIENCE}): the "
                 f"controller must read the loss {PATIENCE} times during the warmup to switch",
             )
-        lr_min, lr_max = (
-            np.broadcast_to(np.asarray(v, np.float64), (members,)) for v in (lr_min, lr_max)
-        )
-        for name, values in (("lr_min", lr_min), ("lr_max", lr_max)):
-            for v in values:
-                check_number(name, v, low=0, low_open=True)
+        if dtype not in FLOAT_DTYPES:
+            raise ParameterError("dtype", dtype, f"one of {FLOAT_DTYPES}")
+        rates = {}
+        for name, value in (("lr_min", lr_min), ("lr_max", lr_max)):
+            values = np.ravel(value) if np.ndim(value) else [value]
+            if len(values) not in (1, members):
+                raise ParameterError(name, value, f"one rate or one per member ({members})")
+            checked = [check_number(name, v, low=0, low_open=True) for v in values]
+            rates[name] = np.broadcast_to(np.array(checked, np.float64), (members,))
+        lr_min, lr_max = rates["lr_min"], rates["lr_max"]
         if np.any(lr_max <= lr_min):
             raise ParameterError("lr_max", lr_max.tolist(), f"above lr_min ({lr_min.tolist()})")
         self.lr_min, self.lr_max = lr_min.copy(), lr_max.copy()

@@ -107,6 +107,10 @@ class AugmentedSampler:
         seeds: Sequence[int],
         kind: str,
     ) -> None:
+        if not callable(getattr(sampler, "next", None)) or not hasattr(sampler, "steps_per_epoch"):
+            raise ParameterError(
+                "sampler", sampler, "a sampler with next() -> (x, y) and steps_per_epoch"
+            )
         self.copies = check_integer("copies", copies, low=1)
         strengths = check_sequence("strengths", strengths, lambda n, v: check_number(n, v, low=0))
         seeds = check_sequence("seeds", seeds, lambda n, v: check_integer(n, v, low=0))
