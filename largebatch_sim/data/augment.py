@@ -15,8 +15,9 @@ gradient's variance.
 The transformations are array operations over the whole batch at once (never one example at a
 time), with parameters drawn on the host from each member's own NumPy ``Generator`` (seeded by
 the member's seed, apart from its shuffle), so a member sees the same copies inside an ensemble
-as when trained alone. At ``strength`` s (per member; 0 leaves the data untouched, 1 is the
-declared range below):
+as when trained alone; they are drawn for a whole epoch at once and sent to the device in one
+copy (a copy per step would wait for the device at every step). At ``strength`` s (per
+member; 0 leaves the data untouched, 1 is the declared range below):
 
 - MNIST-1D signals (length L = 40): MNIST-1D's own kinds of transformation (Greydanus 2020),
   reimplemented: a time shift by u s ``SIGNAL_SHIFT`` samples, a time scaling about the centre
@@ -124,6 +125,8 @@ class AugmentedSampler:
         self.strengths = np.asarray(strengths, dtype=np.float64)
         self._rngs = [np.random.default_rng([AUGMENT_STREAM, s]) for s in seeds]
         self.steps_per_epoch = sampler.steps_per_epoch
+        self._step = 0
+        self._epoch: tuple[Any, Any, Any] = ()
 
     @property
     def ensemble(self) -> int:
@@ -135,27 +138,39 @@ class AugmentedSampler:
         x = xp.repeat(x, self.copies, axis=1)
         y = xp.repeat(y, self.copies, axis=1)
         x = xp.broadcast_to(x, (self.ensemble, *x.shape[1:]))
-        n = x.shape[1]
-        draws = [self._draw(rng, n, x.shape[2:]) for rng in self._rngs]  # host, per member
-        u, noise = (np.stack(d) for d in zip(*draws, strict=True))
-        s = self.strengths[:, None]
-        dtype = x.dtype
+        position = self._step % self.steps_per_epoch
+        if position == 0:  # one host-to-device copy per epoch, as the sampler's
+            self._epoch = self._epoch_draws(x.shape[1], x.shape[2:], x.dtype)
+        self._step += 1
+        first, second, noise = (d[:, position, : x.shape[1]] for d in self._epoch)
         if self.kind == "mnist1d":
-            noise = backend.asarray(noise * (s * SIGNAL_NOISE)[..., None, None, None], dtype)
-            shift = backend.asarray(u[..., 0] * s * SIGNAL_SHIFT)
-            scale = backend.asarray(1 + u[..., 1] * s * SIGNAL_SCALE)
-            return augment_signals(x, shift, scale, noise), y
-        noise = backend.asarray(noise * (s * IMAGE_NOISE)[..., None, None, None], dtype)
-        shift_y = backend.asarray(np.round(u[..., 0] * s * IMAGE_SHIFT))
-        shift_x = backend.asarray(np.round(u[..., 1] * s * IMAGE_SHIFT))
-        return augment_images(x, shift_y, shift_x, noise), y
+            return augment_signals(x, first, second, noise), y
+        return augment_images(x, first, second, noise), y
 
-    @staticmethod
-    def _draw(
-        rng: np.random.Generator, n: int, shape: tuple[int, ...]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """One member's draws for n copies: two uniforms in [-1, 1] and unit noise."""
-        return rng.uniform(-1, 1, size=(n, 2)), rng.standard_normal((n, *shape))
+    def _epoch_draws(self, n: int, shape: tuple[int, ...], dtype: Any) -> tuple[Any, Any, Any]:
+        """The transformations of the next epoch's steps, n copies each, on the device: for
+        signals (shift, scale, noise), for images (row shift, column shift, noise), each
+        (E, steps_per_epoch, n, ...). Every member draws from its own generator."""
+        steps = self.steps_per_epoch
+        draws = [
+            (
+                rng.uniform(-1, 1, size=(steps, n, 2)),
+                rng.standard_normal((steps, n, *shape), dtype=np.float32),
+            )
+            for rng in self._rngs
+        ]
+        u, noise = (np.stack(d) for d in zip(*draws, strict=True))
+        s = self.strengths[:, None, None]
+        if self.kind == "mnist1d":
+            first = u[..., 0] * s * SIGNAL_SHIFT
+            second = 1 + u[..., 1] * s * SIGNAL_SCALE
+            deviation = s * SIGNAL_NOISE
+        else:
+            first = np.round(u[..., 0] * s * IMAGE_SHIFT)
+            second = np.round(u[..., 1] * s * IMAGE_SHIFT)
+            deviation = s * IMAGE_NOISE
+        noise = noise * deviation.reshape(-1, *[1] * (noise.ndim - 1))
+        return backend.asarray(first), backend.asarray(second), backend.asarray(noise, dtype)
 
     def select_members(self, keep: np.ndarray) -> None:
         """Keep only the members at positions ``keep`` (in order): their strengths and
@@ -163,6 +178,8 @@ class AugmentedSampler:
         keep = np.asarray(keep, dtype=np.int64)
         self.strengths = self.strengths[keep]
         self._rngs = [self._rngs[i] for i in keep]
+        rows = backend.asarray(keep)
+        self._epoch = tuple(d[rows] for d in self._epoch)
         if hasattr(self.sampler, "select_members"):  # a sampler with per-member rows
             self.sampler.select_members(keep)
 
