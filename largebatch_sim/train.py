@@ -5,7 +5,8 @@ Per step, entirely on the device (no host synchronisation):
     x, y      <- next global batch (B = k n examples; batch norm sees k chunks of n)
     L, dL/dz  <- softmax cross-entropy averaged over the global batch B
     grads     <- backward
-    lr_t      <- the schedule's table, precomputed for every step and member
+    lr_t      <- the schedule's table, precomputed for every step and member (or a
+                 controller's, rewritten during training: AutoWU)
     params    <- optimizer step, only for members still active
     diverged  <- diverged | L non-finite | L > divergence_factor * L_0
 

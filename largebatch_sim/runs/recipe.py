@@ -86,6 +86,13 @@ def describe_schedule(config: RunConfig) -> str:
     scaling -> 0.8 at batch 256, gradual warmup over 2 epochs from 0.1, step decay x0.1 at
     50%, 75% of 10 epochs"."""
     peak = float(peak_lr(config, config.lr))
+    if config.warmup == "auto":
+        start = peak / AUTO_WARMUP_RANGE if config.warmup_start is None else config.warmup_start
+        return (
+            f"AutoWU: exponential warmup from {start:g} towards {peak:g} at batch "
+            f"{config.batch} over at most {config.warmup_epochs:g} epochs, ended by a test on "
+            f"the training loss, then cosine decay to 0 over {config.epochs:g} epochs"
+        )
     parts = [f"lr {config.lr:g} at batch {config.base_batch}"]
     if config.scaling == "none" or config.batch == config.base_batch:
         parts[0] += f", used as is at batch {config.batch}"
