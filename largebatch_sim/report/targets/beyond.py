@@ -168,8 +168,8 @@ TARGETS = (
         "ResNet-50 on ImageNet: 75.70 % at 4K, 75.22 % at 16K, within about half a point of the "
         "tuned baselines (reported).",
         "per seed, the MLP on MNIST-1D at a small and a large batch, same epochs: AutoWU (an "
-        "exponential warmup over 4 decades up to 10, at most half of training, a test 45 times "
-        "over that warmup, cosine decay) against SGD with a 1-epoch gradual warmup and cosine "
+        "exponential warmup over 4 decades up to 10, at most half of training, about 45 tests "
+        "over that warmup (every step when it is shorter), cosine decay) against SGD with a 1-epoch gradual warmup and cosine "
         "decay at its best rate (tuned on one seed, the grid extended off its edges, rerun on "
         f"three): final test accuracy, within {AW_TOLERANCE:g} pts (the paper's half point is "
         "below our seed spread).",
