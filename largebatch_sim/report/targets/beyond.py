@@ -170,8 +170,8 @@ TARGETS = (
         "per seed, the MLP on MNIST-1D at a small and a large batch, same epochs: AutoWU (an "
         "exponential warmup over 4 decades up to 10, at most half of training, about 45 tests "
         "over that warmup (every step when it is shorter), cosine decay) against SGD with a "
-        "1-epoch gradual warmup and cosine decay at its best rate (tuned on one seed, the grid extended off its edges, rerun on "
-        f"three): final test accuracy, within {AW_TOLERANCE:g} pts (the paper's half point is "
+        "1-epoch gradual warmup and cosine decay at its best rate (tuned on one seed, the grid "
+        f"extended off its edges, rerun on three): final test accuracy, within {AW_TOLERANCE:g} pts (the paper's half point is "
         "below our seed spread).",
         AllOf(
             tuple(
