@@ -171,8 +171,8 @@ TARGETS = (
         "exponential warmup over 4 decades up to 10, at most half of training, about 45 tests "
         "over that warmup (every step when it is shorter), cosine decay) against SGD with a "
         "1-epoch gradual warmup and cosine decay at its best rate (tuned on one seed, the grid "
-        f"extended off its edges, rerun on three): final test accuracy, within {AW_TOLERANCE:g} pts (the paper's half point is "
-        "below our seed spread).",
+        "extended off its edges, rerun on three): final test accuracy, within "
+        f"{AW_TOLERANCE:g} pts (the paper's half point is below our seed spread).",
         AllOf(
             tuple(
                 (
