@@ -89,6 +89,11 @@ HELP = {
     "evaluation (precise BN; 0: running averages)",
     "divergence_factor": "a run diverged when its loss exceeds this multiple of the first",
     "dtype": "floating-point type of parameters and activations",
+    "augment_copies": "batch augmentation: M augmented copies of each unique example in one "
+    "batch (1: none)",
+    "augment_strength": "strength of the augmentations (0: none, 1: the declared ranges)",
+    "auto_warmup_every": "warmup auto (AutoWU): read the training loss every this many steps "
+    "(0: once per epoch)",
 }
 FILE_DATASETS = tuple(d for d in DATASETS if d not in GENERATED and d != "digits")
 CHOICES = {

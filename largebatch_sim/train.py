@@ -5,7 +5,8 @@ Per step, entirely on the device (no host synchronisation):
     x, y      <- next global batch (B = k n examples; batch norm sees k chunks of n)
     L, dL/dz  <- softmax cross-entropy averaged over the global batch B
     grads     <- backward
-    lr_t      <- the schedule's table, precomputed for every step and member
+    lr_t      <- the schedule's table, precomputed for every step and member (or a
+                 controller's, rewritten during training: AutoWU)
     params    <- optimizer step, only for members still active
     diverged  <- diverged | L non-finite | L > divergence_factor * L_0
 
@@ -109,6 +110,18 @@ class MemberSelectable(Protocol):
     def select_members(self, keep: np.ndarray) -> None: ...
 
 
+class RateController(Hook):
+    """Learning rates decided during training rather than fixed up front (AutoWU).
+
+    It holds ``table``, the (steps, E) float64 rates on the host, and ``device``, their copy
+    on the device that the loop indexes each step; as a hook it may rewrite both, in place,
+    for the steps after the current one. Passed to ``train`` in place of a table, it runs
+    first among the hooks."""
+
+    table: np.ndarray
+    device: Any
+
+
 @dataclass
 class TrainResult:
     """What a run leaves behind, as tidy tables.
@@ -132,7 +145,7 @@ class TrainResult:
 def train(
     model: Layer,
     optimizer: Optimizer,
-    lr_table: np.ndarray,
+    lr_table: np.ndarray | RateController,
     sampler: Any,
     test_data: tuple[Any, Any] | None = None,
     *,
@@ -150,13 +163,18 @@ def train(
     """Train ``model`` (already ``init``-ed with E members) for ``len(lr_table)`` steps.
 
     ``lr_table`` holds the learning rate of every step, shape (T,) or (T, E): build it with a
-    schedule, ``schedule(np.arange(T))``. It is moved to the device once. ``sampler`` yields
+    schedule, ``schedule(np.arange(T))``. It is moved to the device once. A ``RateController``
+    instead owns the rates (its ``table``, rewritten as training goes). ``sampler`` yields
     (x, y) global batches of shape (E or 1, B, ...). ``test_data`` is (x, y) on the host or
     device, evaluated in chunks of ``eval_batch`` every ``eval_every`` steps and at the end.
     ``hooks`` (``Hook``) act after each step, before each evaluation and at it, in order.
     """
     if model.ensemble < 1:
         raise ValueError("model must be initialised with model.init(seeds) before training")
+    controller = lr_table if isinstance(lr_table, RateController) else None
+    if controller is not None:
+        hooks = (controller, *hooks)
+        lr_table = controller.table  # the same array: the controller's rewrites show here
     lr_table = np.asarray(lr_table, dtype=np.float64)
     steps = len(lr_table)
     if steps < 1:
@@ -171,7 +189,7 @@ def train(
         lr_table = np.repeat(lr_table[:, None], E, axis=1)
     if lr_table.shape != (steps, E):
         raise ValueError(f"lr_table must have shape (steps,) or (steps, {E}), got {lr_table.shape}")
-    lrs = backend.asarray(lr_table, dtype=model.dtype)
+    lrs = backend.asarray(lr_table, dtype=model.dtype) if controller is None else controller.device
     eval_every = eval_every or max(1, steps // 20)
     instruments = instruments or {}
     steps_per_epoch = sampler.steps_per_epoch
@@ -273,7 +291,10 @@ def train(
                     part.select_members(keep)
                 params = model.named_params()
                 on_device = backend.asarray(keep)
-                lrs, lr_table = lrs[:, on_device], lr_table[:, keep]
+                if controller is None:
+                    lrs, lr_table = lrs[:, on_device], lr_table[:, keep]
+                else:  # the controller sliced its own rates with the other hooks
+                    lrs, lr_table = controller.device, controller.table
                 active, diverged_step = active[on_device], diverged_step[on_device]
                 loss0 = loss0[on_device]
                 loss_sum, acc_sum = loss_sum[on_device], acc_sum[on_device]

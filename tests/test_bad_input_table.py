@@ -26,7 +26,9 @@ import pandas as pd
 import pytest
 
 from largebatch_sim import backend
+from largebatch_sim.auto_warmup import AutoWarmup
 from largebatch_sim.data import cache_dir, data_dir
+from largebatch_sim.data.augment import AugmentedSampler
 from largebatch_sim.instruments import NoiseScale, NormRatios, TrustRatios, UpdateSizes
 from largebatch_sim.loss_trace import LossTrace
 from largebatch_sim.nn.activations import Dropout, Flatten, ReLU
@@ -594,6 +596,24 @@ ROWS: list[Row] = [
     Row("LossTrace", "steps", lambda c: LossTrace(10.0, 2)),
     Row("LossTrace", "ensemble", lambda c: LossTrace(10, 0)),
     Row("LossTrace", "ensemble", lambda c: LossTrace(10, 1.5)),
+    Row("AugmentedSampler", "sampler", lambda c: AugmentedSampler(None, 2, [1.0], [0], "digits")),
+    Row("AugmentedSampler", "copies", lambda c: _augmented(copies=0)),
+    Row("AugmentedSampler", "copies", lambda c: _augmented(copies=2.5)),
+    Row("AugmentedSampler", "strengths", lambda c: _augmented(strengths=[-1.0])),
+    Row("AugmentedSampler", "strengths", lambda c: _augmented(strengths=[1.0, 1.0])),
+    Row("AugmentedSampler", "seeds", lambda c: _augmented(seeds=[-1])),
+    Row("AugmentedSampler", "kind", lambda c: _augmented(kind="cifar10")),
+    Row("AutoWarmup", "lr_min", lambda c: _auto_warmup(lr_min=0.0)),
+    Row("AutoWarmup", "lr_min", lambda c: _auto_warmup(lr_min=[1e-3, 1e-3, 1e-3])),
+    Row("AutoWarmup", "lr_max", lambda c: _auto_warmup(lr_max=1e-4)),
+    Row("AutoWarmup", "lr_max", lambda c: _auto_warmup(lr_max=NAN)),
+    Row("AutoWarmup", "warmup_steps", lambda c: _auto_warmup(warmup_steps=0)),
+    Row("AutoWarmup", "warmup_steps", lambda c: _auto_warmup(warmup_steps=200)),
+    Row("AutoWarmup", "steps", lambda c: _auto_warmup(steps=0)),
+    Row("AutoWarmup", "every", lambda c: _auto_warmup(every=0)),
+    Row("AutoWarmup", "every", lambda c: _auto_warmup(every=30)),  # fewer than 3 loss reads
+    Row("AutoWarmup", "members", lambda c: _auto_warmup(members=0)),
+    Row("AutoWarmup", "dtype", lambda c: _auto_warmup(dtype="int32")),
     # -- runs: sweeps, the result cache, the adaptive-batch runs -----------------------------
     Row("sweep", "configs", lambda c: sweeps.sweep(RunConfig(), progress=False)),
     Row("sweep", "configs", lambda c: sweeps.sweep([RunConfig(), {"lr": 0.1}], progress=False)),
@@ -681,7 +701,19 @@ ROWS: list[Row] = [
 ]
 
 
+def _augmented(**bad: Any) -> AugmentedSampler:
+    args = dict(sampler=_FixedBatches(), copies=2, strengths=[1.0], seeds=[0], kind="digits")
+    return AugmentedSampler(**(args | bad))
+
+
+def _auto_warmup(**bad: Any) -> AutoWarmup:
+    args = dict(lr_min=1e-3, lr_max=1.0, warmup_steps=60, steps=100, every=10, members=2)
+    return AutoWarmup(**(args | bad))
+
+
 class _FixedBatches:
+    steps_per_epoch = 1
+
     def next(self) -> tuple[np.ndarray, None]:
         return np.zeros((1, 4, 3)), None
 
@@ -747,6 +779,8 @@ WAYS: dict[str, Callable[..., Any]] = {
     "NoiseScale": NoiseScale,
     "PreciseBN": PreciseBN,
     "LossTrace": LossTrace,
+    "AugmentedSampler": AugmentedSampler,
+    "AutoWarmup": AutoWarmup,
     "sweep": sweeps.sweep,
     "results_frame": sweeps.results_frame,
     "ResultCache": ResultCache,

@@ -85,3 +85,28 @@ def test_a_chain_slices_its_state_and_per_member_hyperparameters():
     assert list(opt.trace.momentum) == [0.0, 0.9]
     assert opt.velocity["w"].shape == (2, 2)
     assert list(opt.prev_lr) == [0.1, 0.1]
+
+
+def test_a_rate_controller_drops_members_with_the_rest():
+    from dataclasses import replace
+
+    from largebatch_sim.runs import RunConfig, run_ensemble
+
+    base = RunConfig(
+        data="digits",
+        model="mlp",
+        batch=64,
+        base_batch=64,
+        epochs=4,
+        evals=8,
+        warmup="auto",
+        warmup_epochs=2,
+        schedule="cosine",
+        auto_warmup_every=5,
+    )
+    configs = [replace(base, lr=lr) for lr in (0.05, 1e5, 0.1)]
+    together = run_ensemble(configs, progress=False)
+    assert together[1].diverged and not together[0].diverged and not together[2].diverged
+    for config, member in zip([configs[0], configs[2]], [together[0], together[2]], strict=True):
+        (alone,) = run_ensemble([config], progress=False)
+        pd.testing.assert_frame_equal(member.history, alone.history, rtol=1e-5)

@@ -25,6 +25,7 @@ BAD_FIELDS = {
     "seed": -1, "data_seed": 1.5, "norm_ratio_steps": (-1,), "noise_chunks": 1,
     "noise_every": 0, "trust_ratio_every": -1, "evals": 0, "precise_bn_examples": -5,
     "trace_loss": "yes", "divergence_factor": math.nan, "dtype": "float16",
+    "augment_copies": 0, "augment_strength": -0.5, "auto_warmup_every": -1,
 }  # fmt: skip
 
 # field -> a bad command-line value for its flag ("" for a flag that takes none: then

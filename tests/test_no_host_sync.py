@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from largebatch_sim import backend, train
+from largebatch_sim.auto_warmup import AutoWarmup
 from largebatch_sim.data import BatchSampler
+from largebatch_sim.data.augment import AugmentedSampler
 from largebatch_sim.instruments import NoiseScale
 from largebatch_sim.loss_trace import LossTrace
 from largebatch_sim.nn.models import build_model
@@ -47,7 +49,10 @@ def counted_to_host(monkeypatch):
     return calls
 
 
-def _transfers(model_name, optimizer, steps, evals, calls, noise_chunks=0, precise_bn=False):
+def _transfers(
+    model_name, optimizer, steps, evals, calls, noise_chunks=0, precise_bn=False, rates=None,
+    copies=1,
+):  # fmt: skip
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 1, 1, 40)).astype(np.float32)
     y = rng.integers(0, 10, size=256)
@@ -55,6 +60,8 @@ def _transfers(model_name, optimizer, steps, evals, calls, noise_chunks=0, preci
     model.set_workers(2)
     assert all(isinstance(p, DeviceOnly) for p in model.named_params().values())
     sampler = BatchSampler(x, y, 32, seeds=[0, 1])
+    if copies > 1:
+        sampler = AugmentedSampler(sampler, copies, [1.0, 0.5], [0, 1], "mnist1d")
     hooks = (
         [PreciseBN(BatchSampler(x, y, 32, seeds=[7], workers=2), 2), LossTrace(steps, 2)]
         if precise_bn
@@ -64,7 +71,7 @@ def _transfers(model_name, optimizer, steps, evals, calls, noise_chunks=0, preci
     train.train(
         model,
         optimizer,
-        np.full(steps, 0.01),
+        np.full(steps, 0.01) if rates is None else rates,
         sampler,
         (x[:64], y[:64]),
         eval_every=steps // evals,
@@ -117,3 +124,20 @@ def test_the_device_only_array_catches_a_host_read():
             pass
     with pytest.raises(AssertionError, match="host synchronisation"):
         float(a.sum())
+
+
+@pytest.mark.parametrize("model_name", ["mlp", "cnn_bn"])
+def test_augmented_batches_add_no_host_read(model_name, counted_to_host):
+    counts = [
+        _transfers(model_name, SGD(momentum=0.9), steps, 2, counted_to_host, 4, copies=4)
+        for steps in (4, 16)
+    ]
+    assert counts[0] == counts[1] > 0
+
+
+def test_auto_warmup_adds_one_host_read_per_test_and_none_per_step(counted_to_host):
+    plain = _transfers("mlp", SGD(momentum=0.9), 48, 2, counted_to_host)
+    controller = AutoWarmup(1e-3, 1.0, 36, 48, every=4, members=2)
+    with_controller = _transfers("mlp", SGD(momentum=0.9), 48, 2, counted_to_host, rates=controller)
+    assert controller.reads > 0
+    assert with_controller == plain + controller.reads  # the loss reads, nothing per step

@@ -1,5 +1,6 @@
 """Notebook 05's figures: optimizers tuned per batch (LAMB-T1), trust ratios over training
-(LAMB-F1), LEGW against fixed warmups (LEGW-F1), the PyTorch warmup scheduler (GW-F1). Each
+(LAMB-F1), LEGW against fixed warmups (LEGW-F1), the PyTorch warmup scheduler (GW-F1), batch
+augmentation (BA-F1, BA-F2) and AutoWU (AW-T1, AW-F1). Each
 takes the tidy tables of ``analysis.optimizer_study`` and the paper's numbers as the target
 registry states them (drawn as a caption: the papers' tasks are not on our axes), and returns
 the figure; seeds are drawn as mean and spread."""
@@ -115,5 +116,78 @@ def warmup_rates_and_losses(
     right.set(ylabel="training loss (one seed)", yscale="log", title="the loss of every step")
     left.legend(fontsize=8)
     fig.suptitle("GW-F1: PyTorch's GradualWarmupScheduler stepped per epoch vs Goyal's ramp")
+    _paper_caption(fig, paper)
+    return fig
+
+
+def accuracy_vs_steps(curves: pd.DataFrame, target: float, paper: str) -> plt.Figure:
+    """BA-F1: test accuracy against steps for each number of copies M (mean and seed spread),
+    with M = 1's final accuracy as a line."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, (m, rows) in enumerate(curves.groupby("copies")):
+        stats = rows.groupby("step").acc.agg(["mean", "std"]).reset_index()
+        ax.plot(stats.step, stats["mean"], color=f"C{i}", label=f"M = {m}")
+        ax.fill_between(
+            stats.step, stats["mean"] - stats["std"], stats["mean"] + stats["std"],
+            color=f"C{i}", alpha=0.2, lw=0,
+        )  # fmt: skip
+    ax.axhline(target, color="k", lw=0.8, ls=":", label="M = 1's final accuracy")
+    ax.set(xlabel="step", ylabel="test accuracy (%)", ylim=(max(0, target - 25), None))
+    ax.set_title("BA-F1: M augmented copies per example, same B and steps")
+    ax.legend(fontsize=8)
+    _paper_caption(fig, paper)
+    return fig
+
+
+def noise_vs_copies(noise: pd.DataFrame, paper: str) -> plt.Figure:
+    """BA-F2: tr(Sigma) and B_simple per unique example against M (mean and seed spread)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, column, label in zip(
+        axes, ("trace", "b_simple"), ("tr($\\Sigma$) per unique example", "$B_{simple}$"),
+        strict=True,
+    ):  # fmt: skip
+        stats = noise.groupby("copies")[column].agg(["mean", "std"]).reset_index()
+        ax.errorbar(stats.copies, stats["mean"], yerr=stats["std"], marker="o", capsize=3)
+        ax.set(xscale="log", xlabel="copies M", ylabel=label)
+        ax.set_xscale("log", base=2)
+    fig.suptitle("BA-F2: the gradient noise per unique example falls with the copies")
+    _paper_caption(fig, paper)
+    return fig
+
+
+def auto_vs_tuned(tables: Mapping[str, pd.DataFrame], paper: str) -> plt.Figure:
+    """AW-T1: per batch, AutoWU's and the tuned warmup's final accuracy, each seed a dot."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for i, table in enumerate(tables.values()):
+        for j, group in enumerate(("tuned", "auto")):
+            values = table[table.group == group].value
+            x = i + (j - 0.5) * 0.3
+            label = ("tuned gradual warmup", "AutoWU, untuned")[j] if i == 0 else None
+            ax.bar(x, values.mean(), width=0.28, color=f"C{j}", alpha=0.6, label=label)
+            ax.plot(np.full(len(values), x), values, "k.", ms=5)
+    ax.set_xticks(range(len(tables)), [name.split(":")[0] for name in tables])
+    lows = min(t.value.min() for t in tables.values())
+    ax.set(ylabel="test accuracy (%)", ylim=(max(0, lows - 5), None))
+    ax.set_title("AW-T1: AutoWU without tuning against a tuned warmup")
+    ax.legend(fontsize=8, loc="lower right")
+    _paper_caption(fig, paper)
+    return fig
+
+
+def auto_warmup_run(
+    rates: pd.DataFrame, smoothed: pd.DataFrame, trace: pd.DataFrame, switch: int, paper: str
+) -> plt.Figure:
+    """AW-F1: one AutoWU run's rate (left, log scale) and training loss with the GP-smoothed
+    warmup loss (right), the switch marked."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), sharex=True)
+    left.plot(rates.step, rates.lr, color="C0")
+    left.set(yscale="log", xlabel="step", ylabel="learning rate", title="the rate")
+    right.plot(trace.step, trace.value, color="0.6", lw=0.7, label="training loss (every step)")
+    right.plot(smoothed.step, smoothed.smoothed, color="C3", lw=2, label="GP-smoothed (warmup)")
+    right.set(yscale="log", xlabel="step", ylabel="training loss", title="the loss")
+    for ax in (left, right):
+        ax.axvline(switch, color="k", ls="--", lw=1, label="switch to the decay")
+    right.legend(fontsize=8)
+    fig.suptitle("AW-F1: AutoWU's exponential warmup, its switch and the cosine decay")
     _paper_caption(fig, paper)
     return fig

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data import DATASETS
+from ..data.augment import AUGMENTABLE
 from ..data.registry import GENERATED, SYNTHETIC, TRAIN_FRACTION
 from ..data.sampler import WORKER_SHUFFLES
 from ..nn.models import MODELS
@@ -30,9 +31,10 @@ from ..validate import (
     check_sequence,
 )
 
+AUTO_WARMUP_READS = 3  # AutoWU's patience: three loss reads in a row decide the switch
 SCALING_RULES = ("none", "linear", "sqrt", "legw")
 SCHEDULES = ("constant", "step", "poly", "cosine")
-WARMUPS = ("none", "constant", "gradual", "staircase", "staircase_shifted")
+WARMUPS = ("none", "constant", "gradual", "staircase", "staircase_shifted", "auto")
 OPTIMIZERS = ("sgd", "lars", "adamw", "lamb")
 KINDS = ("weight", "bias", "norm")
 DTYPES = ("float32", "float64")
@@ -47,6 +49,7 @@ ENSEMBLE_FIELDS = (
     "warmup_epochs",
     "adam_b1",
     "adam_b2",
+    "augment_strength",
 )
 
 
@@ -84,6 +87,15 @@ class RunConfig:
     ``trace_loss`` keeps the training loss of every step (table "loss_trace");
     ``trust_ratio_every`` > 0 records LARS's or LAMB's per-layer trust ratios every that many
     steps (table "trust_ratios").
+
+    ``augment_copies`` M > 1 puts M augmented copies of each of the ``batch`` unique examples
+    into one batch of M x batch (Hoffer et al. 2020; ``data.augment``), steps per epoch
+    unchanged; ``augment_strength`` (per member, 0 = none, 1 = the declared ranges) scales the
+    transformations, and with M = 1 gives plain augmentation. ``warmup="auto"`` is AutoWU
+    (Kim et al. 2021; ``auto_warmup``): an exponential warmup from ``warmup_start`` (default
+    1e-4 x the scaled lr) towards the scaled lr over at most ``warmup_epochs``, switched by the
+    training loss read every ``auto_warmup_every`` steps (0: once per epoch, the authors'
+    cadence), then the cosine decay (table "auto_warmup").
     """
 
     data: str = "digits"
@@ -133,6 +145,9 @@ class RunConfig:
     trace_loss: bool = False
     divergence_factor: float = 10.0
     dtype: str = "float32"
+    augment_copies: int = 1
+    augment_strength: float = 0.0
+    auto_warmup_every: int = 0
 
     def __post_init__(self) -> None:
         """Check every field before any compute (``ParameterError`` names the field); sequences
@@ -203,9 +218,38 @@ class RunConfig:
             )
         if list(self.milestones) != sorted(set(self.milestones)):
             raise ParameterError("milestones", self.milestones, "increasing fractions of training")
+        augments = self.augment_copies > 1 or self.augment_strength > 0
+        if augments and self.data not in AUGMENTABLE:
+            raise ParameterError(
+                "augment_copies" if self.augment_copies > 1 else "augment_strength",
+                self.augment_copies if self.augment_copies > 1 else self.augment_strength,
+                f"1 (and strength 0) for {self.data!r}: only {AUGMENTABLE} have transformations",
+            )
+        if self.warmup == "auto":
+            self._check_auto_warmup()
         if self.warmup != "none" and self.warmup_epochs > self.epochs:
             raise ParameterError(
                 "warmup_epochs", self.warmup_epochs, f"at most the training ({self.epochs} epochs)"
+            )
+
+    def _check_auto_warmup(self) -> None:
+        """AutoWU switches after three loss reads in a row: read once per epoch, a warmup of
+        fewer epochs would never read enough loss to decide (a cadence in steps is checked
+        by the controller, which knows the epoch's steps)."""
+        if self.auto_warmup_every == 0 and self.warmup_epochs < AUTO_WARMUP_READS:
+            raise ParameterError(
+                "warmup_epochs",
+                self.warmup_epochs,
+                f">= {AUTO_WARMUP_READS} with warmup='auto' read once per epoch (the controller "
+                f"needs {AUTO_WARMUP_READS} reads of the training loss to switch)",
+            )
+        if self.schedule != "cosine":
+            raise ParameterError(
+                "schedule", self.schedule, "'cosine' with warmup='auto' (its decay phase)"
+            )
+        if self.warmup_start == 0:
+            raise ParameterError(
+                "warmup_start", 0.0, "> 0 or None with warmup='auto' (an exponential warmup)"
             )
 
     @property
@@ -294,6 +338,9 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "trace_loss": check_bool,
     "divergence_factor": _number(low=1, low_open=True),
     "dtype": _choice(DTYPES),
+    "augment_copies": _at_least(1),
+    "augment_strength": _number(low=0),
+    "auto_warmup_every": _at_least(0),
 }
 _FIELDS = dataclasses.fields(RunConfig)
 
@@ -323,5 +370,13 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def group_key(config: RunConfig) -> RunConfig:
-    """The config with its ensemble fields blanked: runs with equal keys share one ensemble."""
-    return dataclasses.replace(config, **{name: 0 for name in ENSEMBLE_FIELDS})
+    """The config with its ensemble fields blanked: runs with equal keys share one ensemble.
+
+    AutoWU's controller has one warmup length for all its members, so there the warmup
+    length is not an ensemble field."""
+    fields = [
+        name
+        for name in ENSEMBLE_FIELDS
+        if not (name == "warmup_epochs" and config.warmup == "auto")
+    ]
+    return dataclasses.replace(config, **dict.fromkeys(fields, 0))

@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from ..auto_warmup import AutoWarmup
 from ..data import BatchSampler, FreshSampler, load_dataset
+from ..data.augment import AugmentedSampler
 from ..instruments import NoiseScale, NormRatios, TrustRatios
 from ..loss_trace import LossTrace
 from ..nn.losses import scaled_gradient, softmax_cross_entropy
@@ -65,11 +67,32 @@ def build_schedule(config: RunConfig, lr: Any, steps_per_epoch: int) -> schedule
     )
 
 
+AUTO_WARMUP_RANGE = 1e4  # AutoWU's default start: the peak rate / 1e4
+
+
+def auto_warmup(config: RunConfig, lr: Any, steps: int, steps_per_epoch: int) -> AutoWarmup:
+    """AutoWU's controller for a config with ``warmup="auto"``: from ``warmup_start`` (default
+    the scaled rate / 1e4) towards the scaled rate over at most ``warmup_epochs``, a test every
+    ``auto_warmup_every`` steps (0: per epoch), then the cosine decay."""
+    peak = np.asarray(peak_lr(config, lr), dtype=np.float64)
+    start = peak / AUTO_WARMUP_RANGE if config.warmup_start is None else config.warmup_start
+    warmup_steps = min(steps, round(config.warmup_epochs * steps_per_epoch))
+    every = config.auto_warmup_every or steps_per_epoch
+    return AutoWarmup(start, peak, warmup_steps, steps, every, peak.size, np.dtype(config.dtype))
+
+
 def describe_schedule(config: RunConfig) -> str:
     """The rate a run trains with, in words and numbers, e.g. "lr 0.1 at batch 32, linear
     scaling -> 0.8 at batch 256, gradual warmup over 2 epochs from 0.1, step decay x0.1 at
     50%, 75% of 10 epochs"."""
     peak = float(peak_lr(config, config.lr))
+    if config.warmup == "auto":
+        start = peak / AUTO_WARMUP_RANGE if config.warmup_start is None else config.warmup_start
+        return (
+            f"AutoWU: exponential warmup from {start:g} towards {peak:g} at batch "
+            f"{config.batch} over at most {config.warmup_epochs:g} epochs, ended by a test on "
+            f"the training loss, then cosine decay to 0 over {config.epochs:g} epochs"
+        )
     parts = [f"lr {config.lr:g} at batch {config.base_batch}"]
     if config.scaling == "none" or config.batch == config.base_batch:
         parts[0] += f", used as is at batch {config.batch}"
@@ -170,6 +193,9 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
             workers=first.workers,
             worker_shuffle=first.worker_shuffle,
         )
+    if first.augment_copies > 1 or first.augment_strength > 0:
+        strengths = [c.augment_strength for c in configs]
+        sampler = AugmentedSampler(sampler, first.augment_copies, strengths, seeds, first.data)
     hooks = []
     if first.precise_bn_examples and has_batch_norm(model):
         hooks.append(PreciseBN(_precise_bn_sampler(first, data), _precise_bn_batches(first)))
@@ -178,10 +204,12 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
     trace = LossTrace(steps, len(configs)) if first.trace_loss else None
     if trace is not None:
         hooks.append(trace)
-    if len({warmup_epochs(c) for c in configs}) == 1:
-        lr_table = build_schedule(first, lrs, sampler.steps_per_epoch)(np.arange(steps))
+    if first.warmup == "auto":
+        rates = auto_warmup(first, lrs, steps, sampler.steps_per_epoch)
+    elif len({warmup_epochs(c) for c in configs}) == 1:
+        rates = build_schedule(first, lrs, sampler.steps_per_epoch)(np.arange(steps))
     else:  # warmup lengths differ: one column of rates per member
-        lr_table = np.stack(
+        rates = np.stack(
             [build_schedule(c, c.lr, sampler.steps_per_epoch)(np.arange(steps)) for c in configs],
             axis=1,
         )
@@ -196,7 +224,7 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
     result = train(
         model,
         optimizer,
-        lr_table,
+        rates,
         sampler,
         (data.x_test, data.y_test),
         eval_every=max(1, steps // first.evals),
@@ -209,6 +237,8 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
     )
     if trace is not None:
         result.instruments["loss_trace"] = trace.frame()
+    if isinstance(rates, AutoWarmup):
+        result.instruments["auto_warmup"] = rates.frame()
     results = []
     for member, config in enumerate(configs):
         history = result.history[result.history.member == member].drop(columns="member")
