@@ -122,3 +122,13 @@ def test_separate_arrays_take_the_per_tensor_path():
     opt = SGD(momentum=0.9)
     opt.step(params, {k: np.ones_like(v) for k, v in params.items()}, 0.1)
     assert opt._layout is None and set(opt.velocity) == {"a", "b"}
+
+
+def test_segment_sums_agree_and_an_all_zero_tensor_sums_to_exactly_zero():
+    params = _params(np)
+    layout = segments(params)
+    x = layout.buffer * layout.buffer
+    by_reduceat, by_product = layout.sums(x), layout.sums_by_product(x)
+    np.testing.assert_allclose(by_product, by_reduceat, rtol=1e-12)
+    beta = layout.names.index("bn.beta")  # initialised at zero
+    assert (by_reduceat[:, beta] == 0).all() and (by_product[:, beta] == 0).all()

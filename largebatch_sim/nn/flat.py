@@ -13,8 +13,6 @@ buffer and their offsets in it), so the optimizer needs no reference to the mode
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -63,7 +61,7 @@ class Segments:
     shapes: tuple[tuple[int, ...], ...]  # of one member
     offsets: np.ndarray
     ids: Any
-    _device: dict[tuple[str, tuple[bool, ...]], Any] = field(default_factory=dict, repr=False)
+    _device: dict[Any, Any] = field(default_factory=dict, repr=False)  # made once, kept
 
     @property
     def count(self) -> int:
@@ -79,16 +77,24 @@ class Segments:
         """sum_{j in tensor i} x[e, j] for every member e and tensor i: (E, P) -> (E, L),
         accumulated in float64 and cast back.
 
-        One ``add.reduceat`` where the array module has it (NumPy); otherwise differences of
-        one running sum (a few kernels whatever L is)."""
+        NumPy: one ``add.reduceat``. CuPy, which lacks it: one matrix product with the (P, L)
+        indicator of the segments, deterministic and exact where a segment is all zeros (a
+        running sum's differences are neither on a GPU, whose scans reassociate)."""
         xp = get_array_module(x)
-        if _has_reduceat(xp):
-            starts = self.offsets[:-1] if xp is np else xp.asarray(self.offsets[:-1])
-            return xp.add.reduceat(x, starts, axis=1, dtype=np.float64).astype(x.dtype)
-        running = xp.cumsum(x, axis=1, dtype=np.float64)
-        ends = running[:, self.offsets[1:] - 1]
-        starts = xp.concatenate([xp.zeros_like(ends[:, :1]), ends[:, :-1]], axis=1)
-        return (ends - starts).astype(x.dtype)
+        if xp is np:
+            return np.add.reduceat(x, self.offsets[:-1], axis=1, dtype=np.float64).astype(x.dtype)
+        return self.sums_by_product(x)
+
+    def sums_by_product(self, x: Any) -> Any:
+        """``sums`` as (E, P) @ (P, L) in float64 (the CuPy path; any array module)."""
+        xp = get_array_module(x)
+        if "indicator" not in self._device:
+            rows = np.arange(self.offsets[-1])
+            tensor = np.repeat(np.arange(self.count), np.diff(self.offsets))
+            indicator = np.zeros((self.offsets[-1], self.count))
+            indicator[rows, tensor] = 1.0
+            self._device["indicator"] = xp.asarray(indicator)
+        return (x.astype(np.float64) @ self._device["indicator"]).astype(x.dtype)
 
     def split(self, flat: Any) -> dict[str, Any]:
         """An (E', P) array laid out as the buffer, as views by tensor name (E', ...)."""
@@ -120,17 +126,6 @@ class Segments:
             columns = np.repeat(np.array(chosen, bool), np.diff(self.offsets))[None, :]
             self._device[key] = get_array_module(self.buffer).asarray(columns)
         return self._device[key]
-
-
-@cache
-def _has_reduceat(xp: ModuleType) -> bool:
-    """Whether ``xp.add.reduceat`` works along an axis with a float64 accumulator (NumPy
-    does; CuPy's ufuncs may not offer it)."""
-    try:
-        probe = xp.add.reduceat(xp.ones((1, 3)), xp.asarray([0, 2]), axis=1, dtype=np.float64)
-    except (AttributeError, NotImplementedError, TypeError):
-        return False
-    return get_array_module(probe) is xp
 
 
 def segments(params: dict[str, Any]) -> Segments | None:
