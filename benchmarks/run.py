@@ -12,7 +12,8 @@ repeated steps after warm-up, each step followed by a synchronisation of the dev
 here is asserted, it is measured and written down.
 
 Sections (``--only``): ``steps``, ``ensemble`` and ``noise`` are the CPU tables of BENCHMARKS.md
-(the default); ``steps_gpu`` and ``ensemble64`` are meant for a GPU (``LBSIM_BACKEND=cupy``) and
+(the default); ``steps_cpu`` pairs every model with its PyTorch twin on the CPU, taking turns
+(needs PyTorch); ``steps_gpu`` and ``ensemble64`` are meant for a GPU (``LBSIM_BACKEND=cupy``) and
 add what matters there: the host's time to enqueue a step, peak device memory, and an ensemble
 of 64 against 64 PyTorch models run one after another. PyTorch runs on the GPU when our backend
 is CuPy and PyTorch sees CUDA (TF32 off, so both compute in plain float32), on the CPU otherwise.
@@ -386,6 +387,59 @@ def step_section(opts: Options) -> str:
     )
 
 
+CPU_PAIRED_CASES = [
+    (model_name, batch)
+    for model_name, batches in (
+        ("mlp", (256, 4096)),
+        ("alexnet_bn", (256, 4096)),
+        ("cnn_bn", (256, 4096)),
+        ("resnet", (128, 1024)),
+    )
+    for batch in batches
+]
+
+
+def steps_cpu_section(opts: Options) -> str:
+    """Every model notebooks train, ours and PyTorch's on the CPU taking turns in one run."""
+    device = torch_device()
+    if device != "cpu":
+        raise SystemExit("steps_cpu needs PyTorch on the CPU (and our backend numpy)")
+    import torch
+
+    rows = []
+    for model_name, batch in CPU_PAIRED_CASES:
+        batch = opts.batch(batch)
+        n = repeats_for(opts.repeats, model_name, batch)
+        reference = torch_step(model_name, MNIST1D, batch, device)
+        ours, theirs = paired_median_times(
+            [ours_step(model_name, MNIST1D, batch), reference.step], n
+        )
+        params = f"{ours_params(model_name, MNIST1D):,} / {reference.params:,}"
+        if ours_params(model_name, MNIST1D) != reference.params:
+            params += " MISMATCH"  # the twin is not the same network
+        rows.append(
+            {
+                "model": model_name,
+                "batch": batch,
+                "params ours / PyTorch": params,
+                "turns": n,
+                "ours ms": ms(ours),
+                "PyTorch ms": ms(theirs),
+                "ours / PyTorch": ours / theirs,
+            }
+        )
+        print(rows[-1], flush=True)
+    return section(
+        "Time per training step on the CPU, paired with PyTorch, MNIST-1D inputs (1, 1, 40)",
+        "Ours (NumPy) and PyTorch eager on the CPU take turns step by step in one run\n"
+        f"(`paired_median_times`), so a drift of the machine's speed hits both alike; PyTorch\n"
+        f"with {torch.get_num_threads()} threads. Float32, one worker (batch norm over the\n"
+        "whole batch, as PyTorch's), alexnet_bn with dropout 0.5 in both. Target (issue 14):\n"
+        "the MLP at or below 1.0x, the CNNs within 1.5x.",
+        rows,
+    )
+
+
 def ensemble_section(opts: Options) -> str:
     cases = [  # (model, input shape, batch, members): the first is the foundation issue's target
         ("mlp", DIGITS, 256, 16),
@@ -588,6 +642,7 @@ def ensemble64_section(opts: Options) -> str:
 
 SECTIONS: dict[str, Callable[[Options], str]] = {
     "steps": step_section,
+    "steps_cpu": steps_cpu_section,
     "ensemble": ensemble_section,
     "noise": noise_section,
     "steps_gpu": steps_gpu_section,
