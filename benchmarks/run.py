@@ -12,8 +12,8 @@ repeated steps after warm-up, each step followed by a synchronisation of the dev
 here is asserted, it is measured and written down.
 
 Sections (``--only``): ``steps``, ``ensemble`` and ``noise`` are the CPU tables of BENCHMARKS.md
-(the default); ``steps_cpu`` pairs every model with its PyTorch twin on the CPU, taking turns
-(needs PyTorch); ``steps_gpu`` and ``ensemble64`` are meant for a GPU (``LBSIM_BACKEND=cupy``) and
+(the default; ``steps`` pairs every model with its PyTorch twin on the CPU, taking turns, and
+needs PyTorch); ``steps_gpu`` and ``ensemble64`` are meant for a GPU (``LBSIM_BACKEND=cupy``) and
 add what matters there: the host's time to enqueue a step, peak device memory, and an ensemble
 of 64 against 64 PyTorch models run one after another. PyTorch runs on the GPU when our backend
 is CuPy and PyTorch sees CUDA (TF32 off, so both compute in plain float32), on the CPU otherwise.
@@ -360,33 +360,6 @@ def ms(seconds: float) -> float:
 # CPU sections (BENCHMARKS.md)
 
 
-def step_section(opts: Options) -> str:
-    rows = []
-    for model_name in ("mlp", "alexnet_bn"):
-        for batch in (256, 4096):
-            batch = opts.batch(batch)
-            n = repeats_for(opts.repeats, model_name, batch)
-            ours = median_time(ours_step(model_name, MNIST1D, batch), n)
-            reference = torch_step(model_name, MNIST1D, batch)
-            theirs = median_time(reference.step, n, sync=reference.sync) if reference else np.nan
-            rows.append(
-                {
-                    "model": model_name,
-                    "batch": batch,
-                    "ours ms": ms(ours),
-                    "PyTorch ms": ms(theirs),
-                    "ours / PyTorch": ours / theirs,
-                }
-            )
-            print(rows[-1], flush=True)
-    return section(
-        "Time per training step, MNIST-1D inputs (1, 1, 40)",
-        "Targets (foundation issue): the NumPy MLP step within 2x of PyTorch's at batch 4096.\n"
-        "Our BN CNN uses one worker (batch norm over the whole batch) to match PyTorch's.",
-        rows,
-    )
-
-
 CPU_PAIRED_CASES = [
     (model_name, batch)
     for model_name, batches in (
@@ -399,24 +372,24 @@ CPU_PAIRED_CASES = [
 ]
 
 
-def steps_cpu_section(opts: Options) -> str:
-    """Every model notebooks train, ours and PyTorch's on the CPU taking turns in one run."""
+def step_section(opts: Options) -> str:
+    """Every model the notebooks train, ours and PyTorch's twin taking turns step by step in one
+    run (PyTorch's columns empty where it is not installed)."""
     device = torch_device()
-    if device != "cpu":
-        raise SystemExit("steps_cpu needs PyTorch on the CPU (and our backend numpy)")
-    import torch
-
     rows = []
     for model_name, batch in CPU_PAIRED_CASES:
         batch = opts.batch(batch)
         n = repeats_for(opts.repeats, model_name, batch)
-        reference = torch_step(model_name, MNIST1D, batch, device)
-        ours, theirs = paired_median_times(
-            [ours_step(model_name, MNIST1D, batch), reference.step], n
-        )
-        params = f"{ours_params(model_name, MNIST1D):,} / {reference.params:,}"
-        if ours_params(model_name, MNIST1D) != reference.params:
-            params += " MISMATCH"  # the twin is not the same network
+        steps = [ours_step(model_name, MNIST1D, batch)]
+        reference = torch_step(model_name, MNIST1D, batch, device) if device else None
+        params = f"{ours_params(model_name, MNIST1D):,} / "
+        if reference is not None:
+            steps.append(reference.step)
+            params += f"{reference.params:,}"
+            if reference.params != ours_params(model_name, MNIST1D):
+                params += " MISMATCH"  # the twin is not the same network: nothing to compare
+        ours, *theirs = paired_median_times(steps, n)
+        theirs_s = theirs[0] if theirs else float("nan")
         rows.append(
             {
                 "model": model_name,
@@ -424,18 +397,19 @@ def steps_cpu_section(opts: Options) -> str:
                 "params ours / PyTorch": params,
                 "turns": n,
                 "ours ms": ms(ours),
-                "PyTorch ms": ms(theirs),
-                "ours / PyTorch": ours / theirs,
+                "PyTorch ms": ms(theirs_s),
+                "ours / PyTorch": ours / theirs_s,
             }
         )
         print(rows[-1], flush=True)
     return section(
-        "Time per training step on the CPU, paired with PyTorch, MNIST-1D inputs (1, 1, 40)",
-        "Ours (NumPy) and PyTorch eager on the CPU take turns step by step in one run\n"
-        f"(`paired_median_times`), so a drift of the machine's speed hits both alike; PyTorch\n"
-        f"with {torch.get_num_threads()} threads. Float32, one worker (batch norm over the\n"
-        "whole batch, as PyTorch's), alexnet_bn with dropout 0.5 in both. Target (issue 14):\n"
-        "the MLP at or below 1.0x, the CNNs within 1.5x.",
+        f"Time per training step, paired with PyTorch, MNIST-1D inputs (1, 1, 40), "
+        f"{backend.backend_name()}",
+        "Ours and PyTorch eager (on "
+        f"{torch_where(device)}) take turns step by step in one run\n"
+        "(`paired_median_times`), so a drift of the machine's speed hits both alike. Float32,\n"
+        "one worker (batch norm over the whole batch, as PyTorch's), alexnet_bn with dropout\n"
+        "0.5 in both. Targets (issue 14, CPU): the MLP at or below 1.0x, the CNNs within 1.5x.",
         rows,
     )
 
@@ -451,8 +425,13 @@ def ensemble_section(opts: Options) -> str:
     for model_name, in_shape, batch, members in cases:
         batch, members = opts.batch(batch), opts.members(members)
         n = repeats_for(opts.repeats, model_name, batch, members)
-        ensemble = median_time(ours_step(model_name, in_shape, batch, members), n)
-        single = median_time(ours_step(model_name, in_shape, batch), n)
+        ensemble, single = paired_median_times(
+            [
+                ours_step(model_name, in_shape, batch, members),
+                ours_step(model_name, in_shape, batch),
+            ],
+            n,
+        )
         rows.append(
             {
                 "model": model_name,
@@ -468,7 +447,8 @@ def ensemble_section(opts: Options) -> str:
     return section(
         "Ensemble against separate runs",
         "Target: the ensemble of 16 at least 3x faster than 16 separate runs (MLP, digits,\n"
-        "batch 256). Separate runs are E = 1 steps of the same code, times the members.",
+        "batch 256; issue 14: at least 2x at batch 32). Separate runs are E = 1 steps of the\n"
+        "same code, times the members; the two steps take turns.",
         rows,
     )
 
@@ -642,7 +622,6 @@ def ensemble64_section(opts: Options) -> str:
 
 SECTIONS: dict[str, Callable[[Options], str]] = {
     "steps": step_section,
-    "steps_cpu": steps_cpu_section,
     "ensemble": ensemble_section,
     "noise": noise_section,
     "steps_gpu": steps_gpu_section,
