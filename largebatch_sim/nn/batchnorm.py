@@ -214,11 +214,11 @@ class BatchNorm(Layer):
 def chunk_sum(a: Any) -> Any:
     """Sum of a (E, k, n, C, S) array over n and S, as (E, k, 1, C, 1).
 
-    A matrix product with a vector of ones sums the contiguous spatial axis: on NumPy 3x faster
-    than a reduction over the two axes at once (measured on BN-sized float32 arrays).
-    """
-    ones = backend.get_array_module(a).ones((a.shape[-1], 1), dtype=a.dtype)
-    return (a @ ones).sum(axis=2, keepdims=True)
+    ``einsum``: in both memory orders the layers produce (batch-major, and channel-major after
+    a convolution) within 1.5x of the best NumPy reduction, where a product with a vector of
+    ones is up to 8x slower, and 50x at S = 1 (one tiny matmul per example)."""
+    xp = backend.get_array_module(a)
+    return xp.einsum("eknct->ekc", a)[:, :, None, :, None]
 
 
 def chunk_dot(a: Any, b: Any) -> Any:
