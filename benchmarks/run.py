@@ -76,9 +76,15 @@ def median_time(step: Step, repeats: int, warmup: int = 3, sync: Step | None = N
     return statistics.median(times)
 
 
-def paired_median_times(steps: list[Step], repeats: int, warmup: int = 3) -> list[float]:
-    """Median wall time of each step, in seconds, the steps taking turns (so that a drift of
-    the machine's speed during the measurement affects them alike)."""
+def paired_median_times(
+    steps: list[Step], repeats: int, warmup: int = 3, clock: Callable[[], float] = time.perf_counter
+) -> list[float]:
+    """Median time of each step by ``clock`` (default wall time), in seconds, the steps taking
+    turns (so that a drift of the machine's speed during the measurement affects them alike).
+
+    ``time.process_time`` counts this process's CPU time, of all its threads: with one thread
+    (``OMP_NUM_THREADS=1``) it leaves out the time other processes on shared cores take, which
+    wall time charges to the longer steps (they are preempted more often)."""
     for step in steps:
         for _ in range(warmup):
             step()
@@ -86,10 +92,10 @@ def paired_median_times(steps: list[Step], repeats: int, warmup: int = 3) -> lis
     for _ in range(repeats):
         for step, seen in zip(steps, times, strict=True):
             backend.synchronize()
-            start = time.perf_counter()
+            start = clock()
             step()
             backend.synchronize()
-            seen.append(time.perf_counter() - start)
+            seen.append(clock() - start)
     return [statistics.median(seen) for seen in times]
 
 
@@ -331,6 +337,7 @@ class Options:
 
     repeats: int
     dry: bool = False
+    clock: Callable[[], float] = time.perf_counter  # of the paired sections (steps, ensemble)
 
     def batch(self, batch: int) -> int:
         return min(batch, 64) if self.dry else batch
@@ -388,7 +395,7 @@ def step_section(opts: Options) -> str:
             params += f"{reference.params:,}"
             if reference.params != ours_params(model_name, MNIST1D):
                 params += " MISMATCH"  # the twin is not the same network: nothing to compare
-        ours, *theirs = paired_median_times(steps, n)
+        ours, *theirs = paired_median_times(steps, n, clock=opts.clock)
         theirs_s = theirs[0] if theirs else float("nan")
         rows.append(
             {
@@ -431,6 +438,7 @@ def ensemble_section(opts: Options) -> str:
                 ours_step(model_name, in_shape, batch),
             ],
             n,
+            clock=opts.clock,
         )
         rows.append(
             {
@@ -646,8 +654,16 @@ def main() -> None:
     parser.add_argument(
         "--dry", action="store_true", help="tiny batches and ensembles: check, do not measure"
     )
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="what the paired sections (steps, ensemble) time: wall time, or the process's CPU "
+        "time (with OMP_NUM_THREADS=1, immune to other processes on a shared machine)",
+    )
     args = parser.parse_args()
-    opts = Options(args.repeats, args.dry)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    opts = Options(args.repeats, args.dry, clock)
     head = [
         "# Benchmarks",
         "",
