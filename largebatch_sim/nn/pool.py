@@ -70,26 +70,35 @@ class MaxPool2d(Layer):
         if Ho < 1 or Wo < 1:
             raise ValueError(f"{self.name}: input (H, W) = {(H, W)} is smaller than {(kh, kw)}")
         # one strided slice per window offset, reduced elementwise: a max or argmax over a
-        # trailing window axis of k_h k_w (often 2) values is 5-10x slower on NumPy
+        # trailing window axis of k_h k_w (often 2) values is 5-10x slower on NumPy. Arrays
+        # made here keep x's memory order ("K"): mixing orders costs more than the work
         offsets = [offset_index(i, j, (Ho, Wo), (sh, sw)) for i in range(kh) for j in range(kw)]
-        y = x[offsets[0]].copy()
-        argmax = xp.zeros(y.shape, dtype=xp.int8 if kh * kw <= 128 else xp.int32)
+        y = x[offsets[0]].copy(order="K")
+        argmax = xp.zeros_like(y, dtype=xp.int8 if kh * kw <= 128 else xp.int32)
         for t, index in enumerate(offsets[1:], start=1):
-            argmax[x[index] > y] = t  # strictly greater: a tie keeps the first maximum
+            better = x[index] > y  # strictly: a tie keeps the first maximum
+            argmax += better * (t - argmax)  # t where better: arithmetic, not a masked store
             xp.maximum(y, x[index], out=y)
         self.argmax = argmax
-        self.x_shape = x.shape
+        self.x_shape, self.x_order = x.shape, memory_order(x)
         return y
 
     def backward(self, dout: Any) -> Any:
         xp = backend.get_array_module(dout)
         (kh, kw), (sh, sw) = self.kernel, self.stride
         Ho, Wo = dout.shape[3:]
-        dx = xp.zeros(self.x_shape, dtype=dout.dtype)
+        order = self.x_order  # dx in x's memory order, as dout is
+        dx = xp.zeros(tuple(self.x_shape[a] for a in order), dtype=dout.dtype)
+        dx = dx.transpose(tuple(order.index(a) for a in range(len(order))))
         for i in range(kh):
             for j in range(kw):  # overlapping windows may route to one pixel: add
                 dx[offset_index(i, j, (Ho, Wo), (sh, sw))] += (self.argmax == i * kw + j) * dout
         return dx
+
+
+def memory_order(a: Any) -> list[int]:
+    """a's axes from the outermost in memory to the innermost (largest stride first)."""
+    return sorted(range(a.ndim), key=lambda axis: -abs(a.strides[axis]))
 
 
 class AvgPool2d(Layer):
