@@ -21,7 +21,7 @@ from ..nn.losses import scaled_gradient, softmax_cross_entropy
 from ..nn.models import build_model
 from ..optim import LAMB, LARS, SGD, AdamW, schedules
 from ..precise_bn import PreciseBN, has_batch_norm
-from ..train import train
+from ..train import Hook, train
 from .config import ENSEMBLE_FIELDS, RunConfig, group_key
 from .result import RunResult
 
@@ -163,8 +163,14 @@ def build_optimizer(configs: RunConfig | Sequence[RunConfig]) -> Any:
     )
 
 
-def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[RunResult]:
-    """Train runs that differ only in ``ENSEMBLE_FIELDS`` as one ensemble of E members."""
+def run_ensemble(
+    configs: Sequence[RunConfig], progress: bool = True, hooks: Sequence[Hook] = ()
+) -> list[RunResult]:
+    """Train runs that differ only in ``ENSEMBLE_FIELDS`` as one ensemble of E members.
+
+    ``hooks`` act on the training loop after the recipe's own (``train.Hook``): the explorer
+    draws curves and stops a run there. A hook that stops training early leaves results that
+    are not the config's (shorter than its epochs): never cache those."""
     if not configs:
         raise ValueError("run_ensemble needs at least one config (an ensemble of size 0)")
     shared = {group_key(c) for c in configs}
@@ -196,14 +202,14 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
     if first.augment_copies > 1 or first.augment_strength > 0:
         strengths = [c.augment_strength for c in configs]
         sampler = AugmentedSampler(sampler, first.augment_copies, strengths, seeds, first.data)
-    hooks = []
+    recipe_hooks = []
     if first.precise_bn_examples and has_batch_norm(model):
-        hooks.append(PreciseBN(_precise_bn_sampler(first, data), _precise_bn_batches(first)))
+        recipe_hooks.append(PreciseBN(_precise_bn_sampler(first, data), _precise_bn_batches(first)))
     lrs = np.array([c.lr for c in configs])
     steps = max(1, round(first.epochs * sampler.steps_per_epoch))
     trace = LossTrace(steps, len(configs)) if first.trace_loss else None
     if trace is not None:
-        hooks.append(trace)
+        recipe_hooks.append(trace)
     if first.warmup == "auto":
         rates = auto_warmup(first, lrs, steps, sampler.steps_per_epoch)
     elif len({warmup_epochs(c) for c in configs}) == 1:
@@ -230,7 +236,7 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
         eval_every=max(1, steps // first.evals),
         divergence_factor=first.divergence_factor,
         instruments=instruments,
-        hooks=hooks,
+        hooks=[*recipe_hooks, *hooks],
         progress=progress,
         description=f"{first.model} B={first.batch} E={len(configs)}",
         loss_fn=scaled_gradient(softmax_cross_entropy, gradient_scale(first)),
