@@ -618,6 +618,7 @@ ROWS: list[Row] = [
     Row("sweep", "configs", lambda c: sweeps.sweep(RunConfig(), progress=False)),
     Row("sweep", "configs", lambda c: sweeps.sweep([RunConfig(), {"lr": 0.1}], progress=False)),
     Row("sweep", "configs", lambda c: sweeps.sweep("digits", progress=False)),
+    Row("sweep", "executor", lambda c: sweeps.sweep([RunConfig()], executor=4, progress=False)),
     Row("sweep", "cache", lambda c: sweeps.sweep([RunConfig()], cache=str(c.tmp / "cache"))),
     Row("sweep", "progress", lambda c: sweeps.sweep([RunConfig()], progress="no")),
     Row("sweep", "max_ensemble", lambda c: sweeps.sweep([RunConfig()], max_ensemble=0)),
