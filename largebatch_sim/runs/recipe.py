@@ -19,7 +19,7 @@ from ..nn.losses import scaled_gradient, softmax_cross_entropy
 from ..nn.models import build_model
 from ..optim import LAMB, LARS, SGD, AdamW, schedules
 from ..precise_bn import PreciseBN, has_batch_norm
-from ..train import train
+from ..train import Hook, train
 from .config import ENSEMBLE_FIELDS, RunConfig, group_key
 from .result import RunResult
 
@@ -126,8 +126,14 @@ def build_optimizer(config: RunConfig) -> Any:
     )
 
 
-def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[RunResult]:
-    """Train runs that differ only in ``ENSEMBLE_FIELDS`` as one ensemble of E members."""
+def run_ensemble(
+    configs: Sequence[RunConfig], progress: bool = True, hooks: Sequence[Hook] = ()
+) -> list[RunResult]:
+    """Train runs that differ only in ``ENSEMBLE_FIELDS`` as one ensemble of E members.
+
+    ``hooks`` act on the training loop after the recipe's own (``train.Hook``): the explorer
+    draws curves and stops a run there. A hook that stops training early leaves results that
+    are not the config's (shorter than its epochs): never cache those."""
     if not configs:
         raise ValueError("run_ensemble needs at least one config (an ensemble of size 0)")
     shared = {group_key(c) for c in configs}
@@ -156,14 +162,14 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
             workers=first.workers,
             worker_shuffle=first.worker_shuffle,
         )
-    hooks = []
+    recipe_hooks = []
     if first.precise_bn_examples and has_batch_norm(model):
-        hooks.append(PreciseBN(_precise_bn_sampler(first, data), _precise_bn_batches(first)))
+        recipe_hooks.append(PreciseBN(_precise_bn_sampler(first, data), _precise_bn_batches(first)))
     lrs = np.array([c.lr for c in configs])
     steps = max(1, round(first.epochs * sampler.steps_per_epoch))
     trace = LossTrace(steps, len(configs)) if first.trace_loss else None
     if trace is not None:
-        hooks.append(trace)
+        recipe_hooks.append(trace)
     schedule = build_schedule(first, lrs, sampler.steps_per_epoch)
     optimizer = build_optimizer(first)
     instruments: dict[str, Any] = {}
@@ -182,7 +188,7 @@ def run_ensemble(configs: Sequence[RunConfig], progress: bool = True) -> list[Ru
         eval_every=max(1, steps // first.evals),
         divergence_factor=first.divergence_factor,
         instruments=instruments,
-        hooks=hooks,
+        hooks=[*recipe_hooks, *hooks],
         progress=progress,
         description=f"{first.model} B={first.batch} E={len(configs)}",
         loss_fn=scaled_gradient(softmax_cross_entropy, gradient_scale(first)),
