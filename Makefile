@@ -35,7 +35,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 STAMPS := $(patsubst notebooks/%.ipynb,build/$(PROFILE)/%.stamp,$(NOTEBOOKS))
 LIBRARY := $(shell find largebatch_sim -name '*.py') pyproject.toml
 
-.PHONY: figures test lint lab bench env clean lock
+.PHONY: figures test lint lab explore bench env clean lock
 .DELETE_ON_ERROR:
 
 figures: $(OUT_DIR)/SUMMARY.md
@@ -102,6 +102,10 @@ lint: | $(ENV_READY)
 # Jupyter refuses to run as root without --allow-root (containers, GPU machines).
 lab: | $(ENV_READY)
 	$(PYTHON) -m jupyterlab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# The explorer (live runs, the noisy quadratic model, the result cache) at the printed address.
+explore: | $(ENV_READY)
+	$(PYTHON) -m largebatch_sim.cli explore
 
 bench: | $(ENV_READY)
 	$(PYTHON) benchmarks/run.py --out build/bench-$(BACKEND).md
