@@ -200,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "explore":
             from .explore.server import serve  # Voila and the widgets only when asked for
 
-            return serve(args.port, args.ip)
+            serve(args.port, args.ip)
         configs = _configs(args)
         history = None if args.history is None else check_output_path("--history", args.history)
         cache = None if args.no_cache else _cache(args)

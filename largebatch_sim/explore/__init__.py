@@ -14,7 +14,7 @@ from .live import LivePane
 from .nqm_pane import NQMPane
 from .results import ResultsPane
 
-PANES = ("Live training", "Noisy quadratic model", "Results browser")
+PANES = ("Live training", "Quadratic model", "Results")
 
 
 def explorer(cache: ResultCache | None = None) -> widgets.Tab:
@@ -25,8 +25,10 @@ def explorer(cache: ResultCache | None = None) -> widgets.Tab:
     tabs = widgets.Tab(children=[live.widget, quadratic.widget, results.widget], titles=list(PANES))
     tabs.add_class("lbsim-explorer")
 
-    def reread_cache(change: dict) -> None:  # a finished live run may have added runs
-        if change["new"] == PANES.index("Results browser"):
+    # The results are read when their tab is shown (seconds for a large cache, so not before
+    # the page appears), and again each time: a finished live run may have added runs.
+    def reread_cache(change: dict) -> None:
+        if change["new"] == PANES.index("Results"):
             results.refresh_versions()
 
     tabs.observe(reread_cache, names="selected_index")

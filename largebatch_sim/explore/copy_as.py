@@ -24,9 +24,10 @@ def error_html(text: str) -> str:
 
 
 class CopyAs:
-    """``widget``: a tab per form (``FORMS``) and a message line."""
+    """``widget``: a tab per form (``FORMS``) and a message line; ``pane`` names it in the
+    page (class ``lbsim-<pane>-copy``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, pane: str) -> None:
         self.texts = {
             name: widgets.Textarea(layout=widgets.Layout(width="100%", height="9em"))
             for name in FORMS
@@ -36,6 +37,7 @@ class CopyAs:
         self.message = widgets.HTML()
         tabs = widgets.Tab(children=list(self.texts.values()), titles=list(FORMS))
         self.widget = widgets.VBox([widgets.HTML("<b>Copy as</b>"), self.message, tabs])
+        self.widget.add_class(f"lbsim-{pane}-copy")
 
     def show(self, configs: Sequence[RunConfig]) -> None:
         for name, form in FORMS.items():

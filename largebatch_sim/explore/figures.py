@@ -20,9 +20,19 @@ FAILED_MARKERS = {"diverged": "x", "collapsed (stuck at chance)": "s", "stopped"
 
 
 def png(fig: Figure) -> bytes:
+    """The figure as it is laid out (no "tight" box: that draws it twice, and a redraw should
+    be quick)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata=plots.PNG_METADATA)
+    fig.savefig(buffer, format="png", metadata=plots.PNG_METADATA, bbox_inches=None)
     return buffer.getvalue()
+
+
+def two_panels(size: tuple[float, float]) -> tuple[Figure, np.ndarray]:
+    """A figure of two panels side by side with fixed margins (laid out once, not per draw)."""
+    fig = Figure(figsize=size)
+    axes = fig.subplots(1, 2)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.95, wspace=0.25)
+    return fig, axes
 
 
 def message_figure(text: str, size: tuple[float, float] = (9, 3.4)) -> bytes:
@@ -41,8 +51,7 @@ def live_curves(
 
     ``history``: ``LiveCurves.frame()``. A member whose curve ends before the others' (NaN
     from then on) is marked at its last point with its ``status`` ("stopped" while training)."""
-    fig = Figure(figsize=(9, 3.4), layout="constrained")
-    axes = fig.subplots(1, 2)
+    fig, axes = two_panels((9, 3.4))
     colours = sns.color_palette("viridis", len(lrs))
     last_step = history.step.max()
     for member, lr in enumerate(lrs):
@@ -82,8 +91,7 @@ def nqm_figure(
     chosen rate, with perfect scaling from the smallest batch and the critical batch. Right:
     steps against the rate at the chosen batch, with the stability limit and the region past
     it (every rate there diverges)."""
-    fig = Figure(figsize=(10, 3.8), layout="constrained")
-    left, right = fig.subplots(1, 2)
+    fig, (left, right) = two_panels((10, 3.8))
     reached = best[np.isfinite(best.steps)]
     left.plot(reached.batch, reached.steps, "k-", label="best lr per batch")
     if len(reached):
@@ -99,6 +107,9 @@ def nqm_figure(
     if len(at) and np.isfinite(at.iloc[0]):
         left.plot(batch, at.iloc[0], "o", color="C0", ms=8)
     left.set(xscale="log", yscale="log", xlabel="batch size B", ylabel="steps to the target")
+    drawn = np.concatenate([reached.steps, ok.steps])
+    if drawn.size:  # perfect scaling runs on down; the runs' steps set the range
+        left.set_ylim(drawn.min() / 3, drawn.max() * 3)
     left.legend(fontsize=7, loc="lower left")
 
     fine = by_lr[np.isfinite(by_lr.steps)]

@@ -84,10 +84,12 @@ class LivePane:
             "epochs": widgets.FloatText(value=d.epochs, description="epochs", **wide),
             "evals": widgets.IntText(value=d.evals, description="evaluations", **wide),
         }
-        self.lrs = widgets.Text(value=DEFAULT_LRS, description="learning rates", **wide)
+        self.lrs = widgets.Text(
+            value=DEFAULT_LRS, description="learning rates", continuous_update=False, **wide
+        )
         self.lrs.layout.width = "36em"
         for name, control in self.controls.items():
-            control.add_class(f"lbsim-{name}")
+            control.add_class("lbsim-" + name.replace("_", "-"))
         self.lrs.add_class("lbsim-lrs")
         self.train_button = widgets.Button(description="Train", button_style="primary")
         self.stop_button = widgets.Button(description="Stop", disabled=True)
@@ -97,7 +99,7 @@ class LivePane:
         self.status.add_class("lbsim-live-status")
         self.plot = widgets.Image(format="png", value=figures.message_figure("press Train"))
         self.plot.add_class("lbsim-live-plot")
-        self.copy_as = CopyAs()
+        self.copy_as = CopyAs("live")
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
 

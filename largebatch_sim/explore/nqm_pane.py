@@ -113,7 +113,7 @@ class NQMPane:
         self.plot.add_class("lbsim-nqm-plot")
         self.numbers = widgets.HTML()
         self.numbers.add_class("lbsim-nqm-numbers")
-        self.copy_as = CopyAs()
+        self.copy_as = CopyAs("nqm")
         self.widget = widgets.VBox(
             [
                 widgets.HBox([widgets.VBox(list(sliders.values())), self.numbers]),
@@ -137,7 +137,7 @@ class NQMPane:
         chosen = pd.DataFrame(
             {"batch": BATCHES, "steps": steps_at(np.array([lr]), BATCHES, beta, p, target)[0]}
         )
-        rates = np.unique(np.append(np.geomspace(limit * 2.0**-14, limit * 0.999, 60), lr))
+        rates = np.unique(np.append(np.geomspace(limit * 2.0**-14, limit * 0.999, 40), lr))
         rates = rates[rates < limit] if lr >= limit else rates
         by_lr = pd.DataFrame(
             {"lr": rates, "steps": steps_at(rates, np.array([batch]), beta, p, target)[:, 0]}

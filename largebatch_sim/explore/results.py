@@ -45,10 +45,17 @@ CONFIG_FIELDS = [f.name for f in dataclasses.fields(RunConfig)]
 
 
 def versions(cache: ResultCache) -> list[str]:
-    """The code versions with runs in the cache, the current one first."""
-    found = sorted(p.name for p in cache.root.glob("*") if p.is_dir() and any(p.glob("*.pkl")))
+    """The code versions with runs in the cache: the current one first, then the others from
+    the one with the newest run down."""
+    newest = {
+        folder.name: max(f.stat().st_mtime for f in files)
+        for folder in cache.root.glob("*")
+        if folder.is_dir() and (files := list(folder.glob("*.pkl")))
+    }
     current = code_version()
-    return ([current] if current in found else []) + [v for v in found if v != current]
+    return ([current] if current in newest else []) + sorted(
+        set(newest) - {current}, key=newest.get, reverse=True
+    )
 
 
 def load_frame(cache: ResultCache, version: str) -> pd.DataFrame:
@@ -140,7 +147,7 @@ class ResultsPane:
         self.message.add_class("lbsim-results-message")
         self.plot = widgets.Image(format="png")
         self.plot.add_class("lbsim-results-plot")
-        self.copy_as = CopyAs()
+        self.copy_as = CopyAs("results")
         self.query = widgets.Textarea(layout=widgets.Layout(width="100%", height="5em"))
         grid = widgets.GridBox(
             [self.version, *self.filters.values(), self.x, self.y, self.hue, self.facet],
@@ -160,7 +167,7 @@ class ResultsPane:
         self.version.observe(lambda _: self.load(), names="value")
         for control in [*self.filters.values(), self.x, self.y, self.hue, self.facet]:
             control.observe(lambda _: self.redraw(), names="value")
-        self.refresh_versions()
+        self.message.value = "the runs are read when this tab is shown"
 
     def refresh_versions(self) -> None:
         """Read the cache's versions again (a live run may have added runs)."""
@@ -168,12 +175,16 @@ class ResultsPane:
         if not found:
             self.message.value = error_html(f"no runs in the cache {self.cache.root} yet")
             return
+        keep = self.version.value if self.version.value in found else found[0]
         self._quiet = True
         self.version.options = found
+        self.version.value = keep
         self._quiet = False
         self.load()
 
     def load(self) -> None:
+        if self._quiet:
+            return
         self.message.value = "reading the cache&hellip;"
         self.frame = load_frame(self.cache, self.version.value)
         metrics = [c for c in self.frame.columns if c.startswith("final_")]
@@ -218,9 +229,14 @@ class ResultsPane:
             )
             return
         failed = int((rows.status != "trained").sum())
+        older = (
+            ""
+            if self.version.value == code_version()
+            else f" (not the current code's {code_version()}: trained by an older version)"
+        )
         self.message.value = (
             f"{len(rows)} runs of {len(self.frame)} in code version {escape(self.version.value)}"
-            f" ({failed} did not train: marked on the top edge)"
+            f"{older}; {failed} did not train (marked on the top edge)"
         )
         self.plot.value = figures.results_figure(rows, self.x.value, self.y.value, hue, facet)
         try:
