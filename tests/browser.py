@@ -144,21 +144,38 @@ def severe_console_errors(driver: Any) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
-def take_screenshots(out_dir: Path) -> None:
-    """One screenshot per pane, over the user's result cache, after a short live run."""
-    from largebatch_sim.explore import PANES
+def pick_largest_version(driver: Any) -> None:
+    """Show the code version with the most runs (labels read "<version> (<n> runs)")."""
+    from selenium.webdriver.support.select import Select
 
+    menu = Select(find(driver, ".lbsim-results-version select"))
+    runs = [int(o.text.split("(")[-1].split()[-2]) for o in menu.options]
+    largest = menu.options[runs.index(max(runs))]
+    version = largest.text.split()[0]
+    menu.select_by_visible_text(largest.text)
+    message = ".lbsim-results-message"
+    wait_for(lambda: f"version {version}" in find(driver, message).text, 300, version)
+
+
+def take_screenshots(out_dir: Path) -> None:
+    """One screenshot per pane over the user's result cache: the results and the quadratic
+    model first (the live run adds its runs to the cache), then the default live run."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    with explorer_server(None) as address, chromium() as driver:
-        open_explorer(driver, address)
-        set_text(driver, ".lbsim-epochs", "2")
+    with explorer_server(None, timeout=120) as address, chromium() as driver:
+        open_explorer(driver, address, timeout=180)
+        show_tab(driver, "Results")
+        wait_for(lambda: "runs of" in find(driver, ".lbsim-results-message").text, 300, "runs")
+        pick_largest_version(driver)
+        time.sleep(5)
+        driver.save_screenshot(str(out_dir / "results.png"))
+        show_tab(driver, "Quadratic model")
+        time.sleep(2)
+        driver.save_screenshot(str(out_dir / "quadratic_model.png"))
+        show_tab(driver, "Live training")
         find(driver, ".lbsim-train").click()
-        wait_for(lambda: find(driver, ".lbsim-outcome"), 300, "the live run to finish")
-        names = dict(zip(PANES, ("live", "quadratic_model", "results"), strict=True))
-        for title, name in names.items():
-            show_tab(driver, title)
-            time.sleep(8 if name == "results" else 2)
-            driver.save_screenshot(str(out_dir / f"{name}.png"))
+        wait_for(lambda: find(driver, ".lbsim-outcome"), 600, "the live run to finish")
+        time.sleep(2)
+        driver.save_screenshot(str(out_dir / "live.png"))
 
 
 if __name__ == "__main__":

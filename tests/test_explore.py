@@ -133,7 +133,7 @@ def test_a_finished_live_run_is_cached_and_a_stopped_one_is_not(tmp_path):
     assert "stopped" in pane.status.value and not list(tmp_path.rglob("*.pkl"))
     pane.stop.clear()
     pane.train(pane.configs())
-    assert "finished" in pane.status.value and "diverged" in pane.status.value
+    assert "finished" in pane.status.value and "diverged" in pane.outcomes.value
     assert [cache.load(c) is not None for c in pane.configs()] == [True, True]
 
 

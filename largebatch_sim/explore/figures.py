@@ -20,10 +20,10 @@ FAILED_MARKERS = {"diverged": "x", "collapsed (stuck at chance)": "s", "stopped"
 
 
 def png(fig: Figure) -> bytes:
-    """The figure as it is laid out (no "tight" box: that draws it twice, and a redraw should
-    be quick)."""
+    """The figure as it is laid out, at 100 dpi (one pixel in the page per pixel drawn; no
+    "tight" box, which draws it twice: a redraw should be quick)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata=plots.PNG_METADATA, bbox_inches=None)
+    fig.savefig(buffer, format="png", metadata=plots.PNG_METADATA, bbox_inches=None, dpi=100)
     return buffer.getvalue()
 
 
@@ -153,8 +153,14 @@ def results_figure(
             ax.plot(median.index, median.values, "o-", color=colours[group], ms=4, label=label)
         if numeric_x:
             plots.mark_failed(ax, part[x], part.status)
-        if numeric_x and x in ("lr", "batch", "base_batch") and (part[x] > 0).all():
-            ax.set_xscale("log")
+        if numeric_x:  # the range of every run, failed ones included (marked at their x)
+            low, high = float(part[x].min()), float(part[x].max())
+            if x in ("lr", "batch", "base_batch") and low > 0:
+                ax.set_xscale("log")
+                ax.set_xlim(low / 1.5, high * 1.5)
+            else:
+                pad = 0.05 * (high - low) or 1.0
+                ax.set_xlim(low - pad, high + pad)
         ax.set(xlabel=x, ylabel=y, title=None if panel is None else f"{facet} = {panel}")
         handles, _ = ax.get_legend_handles_labels()
         if handles:

@@ -110,7 +110,17 @@ class LivePane:
         items = [*self.controls.values()]
         form = widgets.GridBox(items, layout=widgets.Layout(grid_template_columns="repeat(3, 1fr)"))
         buttons = widgets.HBox([self.lrs, self.train_button, self.stop_button])
-        self.widget = widgets.VBox([form, buttons, self.status, self.plot, self.copy_as.widget])
+        self.outcomes = widgets.HTML()
+        self.outcomes.add_class("lbsim-live-outcomes")
+        self.widget = widgets.VBox(
+            [
+                form,
+                buttons,
+                self.status,
+                widgets.HBox([self.plot, self.outcomes]),
+                self.copy_as.widget,
+            ]
+        )
         self.refresh_state()
 
     def configs(self) -> list[RunConfig]:
@@ -142,6 +152,7 @@ class LivePane:
         self.train_button.disabled = True
         self.stop_button.disabled = False
         self.status.value = f"training {len(configs)} rates as one ensemble&hellip;"
+        self.outcomes.value = ""
         self.thread = threading.Thread(target=self.train, args=(configs,), daemon=True)
         self.thread.start()
 
@@ -172,7 +183,7 @@ class LivePane:
             cache = self.cache or ResultCache()
             for result in results:
                 cache.store(result)
-        self.status.value = _outcome(results, stopped, elapsed, first_curves)
+        self.status.value, self.outcomes.value = _outcome(results, stopped, elapsed, first_curves)
         self._finish()
 
     def _finish(self) -> None:
@@ -188,21 +199,19 @@ def _status(summary: dict[str, Any]) -> str:
     return "trained"
 
 
-def _outcome(results: list, stopped: bool, elapsed: float, first: list[float]) -> str:
-    """The status line and a table of every member's outcome after a run."""
+def _outcome(results: list, stopped: bool, elapsed: float, first: list[float]) -> tuple[str, str]:
+    """The status line after a run, and a table of every member's outcome."""
     head = "stopped" if stopped else "finished"
+    first_text = f", first curves after {first[0]:.1f} s" if first else ""
+    cached = "" if stopped else "; stored in the result cache"
+    line = f'<span class="lbsim-outcome">{head} in {elapsed:.1f} s{first_text}{cached}</span>'
     rows = "".join(
         f"<tr><td>{r.config.lr:g}</td><td>{escape(_status(r.summary))}</td>"
         f"<td>{_pct(r.summary.get('final_test_acc'))}</td></tr>"
         for r in results
     )
-    first_text = f", first curves after {first[0]:.1f} s" if first else ""
-    cached = "" if stopped else "; stored in the result cache"
-    return (
-        f'<span class="lbsim-outcome">{head} in {elapsed:.1f} s{first_text}{cached}</span>'
-        "<table><tr><th>lr</th><th>outcome</th><th>test accuracy</th></tr>"
-        f"{rows}</table>"
-    )
+    table = "<table><tr><th>lr</th><th>outcome</th><th>test accuracy</th></tr>" + rows + "</table>"
+    return line, table
 
 
 def _pct(value: Any) -> str:

@@ -44,18 +44,20 @@ NONE = "(none)"
 CONFIG_FIELDS = [f.name for f in dataclasses.fields(RunConfig)]
 
 
-def versions(cache: ResultCache) -> list[str]:
-    """The code versions with runs in the cache: the current one first, then the others from
-    the one with the newest run down."""
-    newest = {
-        folder.name: max(f.stat().st_mtime for f in files)
+def versions(cache: ResultCache) -> list[tuple[str, str]]:
+    """The code versions with runs in the cache as (label, version), the label with the number
+    of runs: the current one first, then the others from the one with the newest run down."""
+    runs = {
+        folder.name: [f.stat().st_mtime for f in folder.glob("*.pkl")]
         for folder in cache.root.glob("*")
-        if folder.is_dir() and (files := list(folder.glob("*.pkl")))
+        if folder.is_dir()
     }
+    runs = {version: times for version, times in runs.items() if times}
     current = code_version()
-    return ([current] if current in newest else []) + sorted(
-        set(newest) - {current}, key=newest.get, reverse=True
+    order = ([current] if current in runs else []) + sorted(
+        set(runs) - {current}, key=lambda v: max(runs[v]), reverse=True
     )
+    return [(f"{v} ({'current, ' if v == current else ''}{len(runs[v])} runs)", v) for v in order]
 
 
 def load_frame(cache: ResultCache, version: str) -> pd.DataFrame:
@@ -175,7 +177,8 @@ class ResultsPane:
         if not found:
             self.message.value = error_html(f"no runs in the cache {self.cache.root} yet")
             return
-        keep = self.version.value if self.version.value in found else found[0]
+        values = [version for _, version in found]
+        keep = self.version.value if self.version.value in values else values[0]
         self._quiet = True
         self.version.options = found
         self.version.value = keep
@@ -228,6 +231,7 @@ class ResultsPane:
                 "or choose another facet"
             )
             return
+        self.plot.value = figures.results_figure(rows, self.x.value, self.y.value, hue, facet)
         failed = int((rows.status != "trained").sum())
         older = (
             ""
@@ -238,7 +242,6 @@ class ResultsPane:
             f"{len(rows)} runs of {len(self.frame)} in code version {escape(self.version.value)}"
             f"{older}; {failed} did not train (marked on the top edge)"
         )
-        self.plot.value = figures.results_figure(rows, self.x.value, self.y.value, hue, facet)
         try:
             self.copy_as.show(selection_configs(rows))
         except ParameterError as error:
