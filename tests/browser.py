@@ -158,15 +158,19 @@ def pick_largest_version(driver: Any) -> None:
 
 
 def take_screenshots(out_dir: Path) -> None:
-    """One screenshot per pane over the user's result cache: the results and the quadratic
-    model first (the live run adds its runs to the cache), then the default live run."""
+    """One screenshot per pane over the user's result cache: the results (the version with the
+    most runs, digits) and the quadratic model first (the live run adds its runs to the cache),
+    then the default live run."""
+    from selenium.webdriver.support.select import Select
+
     out_dir.mkdir(parents=True, exist_ok=True)
     with explorer_server(None, timeout=120) as address, chromium() as driver:
         open_explorer(driver, address, timeout=180)
         show_tab(driver, "Results")
         wait_for(lambda: "runs of" in find(driver, ".lbsim-results-message").text, 300, "runs")
         pick_largest_version(driver)
-        time.sleep(5)
+        Select(find(driver, ".lbsim-results-data select")).select_by_visible_text("digits")
+        time.sleep(8)
         driver.save_screenshot(str(out_dir / "results.png"))
         show_tab(driver, "Quadratic model")
         time.sleep(2)

@@ -133,12 +133,12 @@ def results_figure(
     """``y`` against ``x`` over runs, one panel per value of ``facet``, one line per value of
     ``hue`` (the median over the other runs at each x); runs that did not train are marked on
     the top edge (``plots.mark_failed``), never drawn as a value."""
-    panels = sorted(frame[facet].unique(), key=str) if facet else [None]
+    panels = _sorted(frame[facet].unique()) if facet else [None]
     cols = min(len(panels), 3)
     rows = -(-len(panels) // cols)
-    fig = Figure(figsize=(4.2 * cols, 3.4 * rows), layout="constrained")
+    fig = Figure(figsize=(4.2 * cols + 2, 3.4 * rows), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False).ravel())
-    groups = sorted(frame[hue].unique(), key=str) if hue else [None]
+    groups = _sorted(frame[hue].unique()) if hue else [None]
     colours = dict(zip(groups, sns.color_palette("colorblind", len(groups)), strict=False))
     numeric_x = pd.api.types.is_numeric_dtype(frame[x])
     for ax, panel in zip(axes, panels, strict=False):
@@ -162,9 +162,22 @@ def results_figure(
                 pad = 0.05 * (high - low) or 1.0
                 ax.set_xlim(low - pad, high + pad)
         ax.set(xlabel=x, ylabel=y, title=None if panel is None else f"{facet} = {panel}")
-        handles, _ = ax.get_legend_handles_labels()
-        if handles:
-            ax.legend(fontsize=7)
+    legend = {}  # one legend for every panel, beside them
+    for ax in axes:
+        legend.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+    if legend:  # the colours in their order, then the failure markers
+        order = [f"{hue} = {g}" for g in groups if f"{hue} = {g}" in legend]
+        order += [label for label in legend if label not in order]
+        handles = [legend[label] for label in order]
+        fig.legend(handles, order, loc="outside right upper", fontsize=8)
     for ax in axes[len(panels) :]:
         ax.set_axis_off()
     return png(fig)
+
+
+def _sorted(values: np.ndarray) -> list:
+    """Numbers in numeric order, anything else (or a mix) by its text."""
+    try:
+        return sorted(values)
+    except TypeError:
+        return sorted(values, key=str)
