@@ -98,11 +98,12 @@ test: | $(ENV_READY) chromium
 # The browser tests (marked `browser`) drive Debian's chromium and its driver: installed here
 # where missing (as root, or with sudo), so CI runs them rather than skipping them. Where there
 # is no apt-get the tests skip, and this says so.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 chromium:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
 	  if command -v apt-get >/dev/null; then \
-	    $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
-	    $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium chromium-driver; \
+	    $(SUDO) apt-get update -qq && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	  else echo "no apt-get: the browser tests will skip (they need chromium and chromedriver)"; fi; \
 	fi
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import yaml
 from PIL import Image
+from selenium.webdriver.support.select import Select
 
 from largebatch_sim import cli
 from largebatch_sim.explore.state import ensemble_configs
@@ -112,6 +113,7 @@ def test_copy_as_config_parses_back_to_the_same_runconfigs(page):
 
 def test_a_live_run_finishes_and_shows_its_curves_then_the_results_browser_has_it(page):
     show_tab(page, "Live training")
+    Select(find(page, ".lbsim-model select")).select_by_visible_text("mlp")  # seconds
     set_text(page, ".lbsim-epochs", "1")
     set_text(page, ".lbsim-lrs", "0.05 0.1")
     plot = find(page, "img.lbsim-live-plot")
