@@ -24,12 +24,14 @@ from ..nn.models import MODELS
 from ..runs.cache import ResultCache
 from ..runs.config import OPTIMIZERS, SCALING_RULES, SCHEDULES, WARMUPS, RunConfig
 from ..runs.recipe import run_ensemble
+from ..validate import ParameterError
 from . import figures, state
 from .copy_as import CopyAs, error_html
 from .live_curves import LiveCurves
 
-# cnn_bn on digits, 5 epochs, 8 rates a factor 2 apart: seconds on two cores, and the largest
-# rates (scaled x8 to batch 256) diverge, so both outcomes show.
+# cnn_bn on digits, 5 epochs, 8 rates a factor 2 apart: the first curves within seconds on two
+# cores (BENCHMARKS.md), and the largest rate (0.8, scaled x8 to batch 256) diverges, so both
+# outcomes show.
 DEFAULT_LRS = "0.00625 0.0125 0.025 0.05 0.1 0.2 0.4 0.8"
 DEFAULTS = RunConfig(data="digits", model="cnn_bn", batch=256, epochs=5.0, evals=10)
 
@@ -40,9 +42,9 @@ def parse_lrs(text: str) -> list[float]:
     try:
         lrs = [float(w) for w in words]
     except ValueError:
-        raise state.ParameterError("learning rates", text, "numbers separated by spaces") from None
+        raise ParameterError("learning rates", text, "numbers separated by spaces") from None
     if not lrs:
-        raise state.ParameterError("learning rates", text, "at least one number")
+        raise ParameterError("learning rates", text, "at least one number")
     return lrs
 
 

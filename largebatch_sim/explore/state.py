@@ -23,7 +23,9 @@ from ..validate import ParameterError
 _DEFAULTS = RunConfig()
 
 
-def ensemble_configs(common: RunConfig, lrs: Sequence[float], seeds: Sequence[int] = (0,)) -> list:
+def ensemble_configs(
+    common: RunConfig, lrs: Sequence[float], seeds: Sequence[int] = (0,)
+) -> list[RunConfig]:
     """One config per (lr, seed), lr major: what ``lbsim train --lr ... --seed ...`` trains."""
     if not lrs:
         raise ParameterError("lrs", list(lrs), "at least one learning rate")
