@@ -35,7 +35,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 STAMPS := $(patsubst notebooks/%.ipynb,build/$(PROFILE)/%.stamp,$(NOTEBOOKS))
 LIBRARY := $(shell find largebatch_sim -name '*.py') pyproject.toml
 
-.PHONY: figures test lint lab bench env clean lock
+.PHONY: figures test chromium lint lab explore bench env clean lock
 .DELETE_ON_ERROR:
 
 figures: $(OUT_DIR)/SUMMARY.md
@@ -92,8 +92,20 @@ endif
 $(OUT_DIR)/SUMMARY.md: $(STAMPS) | $(ENV_READY)
 	$(PYTHON) -m largebatch_sim.report.scorecard $(OUT_DIR)
 
-test: | $(ENV_READY)
+test: | $(ENV_READY) chromium
 	$(PYTHON) -m pytest -q
+
+# The browser tests (marked `browser`) drive Debian's chromium and its driver: installed here
+# where missing (as root, or with sudo), so CI runs them rather than skipping them. Where there
+# is no apt-get the tests skip, and this says so.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+chromium:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  if command -v apt-get >/dev/null; then \
+	    $(SUDO) apt-get update -qq && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	  else echo "no apt-get: the browser tests will skip (they need chromium and chromedriver)"; fi; \
+	fi
 
 lint: | $(ENV_READY)
 	$(PYTHON) -m ruff check .
@@ -102,6 +114,10 @@ lint: | $(ENV_READY)
 # Jupyter refuses to run as root without --allow-root (containers, GPU machines).
 lab: | $(ENV_READY)
 	$(PYTHON) -m jupyterlab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# The explorer (live runs, the noisy quadratic model, the result cache) at the printed address.
+explore: | $(ENV_READY)
+	$(PYTHON) -m largebatch_sim.cli explore
 
 bench: | $(ENV_READY)
 	$(PYTHON) benchmarks/run.py --out build/bench-$(BACKEND).md

@@ -4,6 +4,7 @@
     lbsim train --data mnist1d --model alexnet_bn --batch 1024 --lr 0.05 0.1 0.2   # an ensemble
     lbsim cache list                  # cached runs by code version
     lbsim cache prune --other-versions --older-than 30
+    lbsim explore                     # the explorer in the browser (prints its address)
 
 Every option of ``train`` is a field of ``RunConfig``; giving several values to ``--lr`` or
 ``--seed`` trains all their combinations at once as one ensemble. Runs are cached (in
@@ -188,6 +189,11 @@ def build_parser(config_file: Mapping[str, Any] | None = None) -> argparse.Argum
     cache.add_argument(
         "--older-than", metavar="DAYS", type=float, help="prune: remove runs older than this"
     )
+    explore = sub.add_parser(
+        "explore", help="serve the explorer (live runs, the quadratic model, the cache) locally"
+    )
+    explore.add_argument("--port", type=int, default=8866, help="port to serve on")
+    explore.add_argument("--ip", default="127.0.0.1", help="address to serve on")
     return parser
 
 
@@ -199,6 +205,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         backend.set_backend(args.backend)
         if args.command == "cache":
             return _cache_command(args)
+        if args.command == "explore":
+            from .explore.server import serve  # Voila and the widgets only when asked for
+
+            serve(args.port, args.ip)
         configs = _configs(args)
         history = None if args.history is None else check_output_path("--history", args.history)
         cache = None if args.no_cache else _cache(args)
