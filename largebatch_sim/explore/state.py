@@ -49,7 +49,7 @@ def _split(configs: Sequence[RunConfig]) -> tuple[dict[str, Any], list[float], l
     shared = {
         f.name: getattr(configs[0], f.name)
         for f in dataclasses.fields(RunConfig)
-        if f.name not in ENSEMBLE_FIELDS
+        if f.name not in ("lr", "seed")  # the ensemble's axes here; the rest is shared
         and getattr(configs[0], f.name) != getattr(_DEFAULTS, f.name)
     }
     return shared, lrs, seeds
