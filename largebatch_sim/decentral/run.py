@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..data import load_dataset
 from ..nn.models import build_model
+from ..optim import schedules
 from ..runs.memo import memoised
 from ..train import train
 from ..validate import check_choice, check_integer, check_number
@@ -28,8 +29,8 @@ from .topology import TOPOLOGIES, mixing_matrix
 @dataclass(frozen=True)
 class DecentralisedSpec:
     """A run of ``optimizer`` over ``nodes`` nodes joined by ``topology``, each drawing
-    ``node_batch`` examples per step (global batch nodes x node_batch) at peak rate ``lr``:
-    a linear warmup from lr / 10 over ``warmup_epochs``, then a cosine decay."""
+    ``node_batch`` examples per step (global batch nodes x node_batch) at peak rate ``lr``
+    (``lr_table``)."""
 
     optimizer: str = "decentlam"
     topology: str = "ring"
@@ -67,14 +68,13 @@ class DecentralisedSpec:
         return self.nodes * self.node_batch
 
 
-def lr_table(spec: DecentralisedSpec, steps_per_epoch: int) -> np.ndarray:
-    """Warmup from lr / 10 to lr over ``warmup_epochs``, then cosine to (almost) 0."""
-    steps = spec.epochs * steps_per_epoch
-    warm = min(steps - 1, round(spec.warmup_epochs * steps_per_epoch))
-    t = np.arange(steps, dtype=np.float64)
-    ramp = spec.lr * (0.1 + 0.9 * t / max(warm, 1))
-    cosine = spec.lr * 0.5 * (1 + np.cos(np.pi * (t - warm) / (steps - warm)))
-    return np.where(t < warm, ramp, cosine)
+def lr_table(lr: float, epochs: int, warmup_epochs: float, steps_per_epoch: int) -> np.ndarray:
+    """Gradual warmup from lr / 10 to lr over ``warmup_epochs``, under a cosine decay to 0 over
+    the whole run, one rate per step."""
+    steps = epochs * steps_per_epoch
+    warm = min(steps - 1, round(warmup_epochs * steps_per_epoch))
+    schedule = schedules.warmup(schedules.cosine(lr, steps), "gradual", warm, start=lr / 10)
+    return schedule(np.arange(steps))
 
 
 def run_decentralised(spec: DecentralisedSpec) -> dict[str, object]:
@@ -93,7 +93,7 @@ def run_decentralised(spec: DecentralisedSpec) -> dict[str, object]:
     model = build_model(spec.model, data.in_shape, data.classes)
     model.init([spec.seed] * spec.nodes)  # every node starts from the same weights
     recorder = ConsensusRecorder(data.x_test, data.y_test)
-    table = lr_table(spec, sampler.steps_per_epoch)
+    table = lr_table(spec.lr, spec.epochs, spec.warmup_epochs, sampler.steps_per_epoch)
     result = train(
         model,
         optimizer,
