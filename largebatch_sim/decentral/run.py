@@ -14,12 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..data import load_dataset
+from ..data import GENERATED, load_dataset
+from ..data.registry import TRAIN_FRACTION
 from ..nn.models import build_model
 from ..optim import schedules
 from ..runs.memo import memoised
 from ..train import train
-from ..validate import check_choice, check_integer, check_number
+from ..validate import ParameterError, check_choice, check_integer, check_number
 from .consensus import ConsensusRecorder
 from .optimizers import OPTIMIZERS, build_optimizer
 from .shards import SPLITS
@@ -61,6 +62,17 @@ class DecentralisedSpec:
         check_number("warmup_epochs", self.warmup_epochs, low=0)
         check_integer("evals", self.evals, low=1)
         check_integer("seed", self.seed, low=0)
+        check_choice("data", self.data, GENERATED)
+        check_integer("data_size", self.data_size, low=self.nodes)
+        if self.train_examples % self.nodes:  # before any data is made
+            raise ParameterError(
+                "nodes", self.nodes, f"a divisor of the {self.train_examples} training examples"
+            )
+
+    @property
+    def train_examples(self) -> int:
+        """The training split of ``data_size`` examples (the loaders' 80 %)."""
+        return int(self.data_size * TRAIN_FRACTION)
 
     @property
     def batch(self) -> int:
