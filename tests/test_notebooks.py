@@ -150,6 +150,8 @@ OUTPUTS = {
         "CA-T1_accuracy.png",
         "CA-T1_accuracy.md",
         "CA-T1_accuracy.csv",
+        "CA-T1_plain_rates.md",
+        "CA-T1_plain_rates.csv",
         "CA-F1_step_times.png",
         "CA-F1_step_times.md",
         "CA-F1_step_times.csv",

@@ -33,7 +33,7 @@ class SteadyStateSpec:
     betas: tuple[float, ...] = (0.0, 0.5, 0.8, 0.9, 0.95)
     batch: int = 16
     lr: float = 0.01
-    batches: tuple[int, ...] = (1, 4, 16, 64, 200)
+    batches: tuple[int, ...] = (1, 4, 16, 64, 128)
     beta_for_batch: float = 0.9
     lr_per_row: float = 0.001
     steps: int = 4000

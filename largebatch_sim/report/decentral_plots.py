@@ -31,7 +31,7 @@ def steady_states(table: pd.DataFrame, paper: str) -> plt.Figure:
     axes[0].set_xlabel("momentum beta (batch and step fixed)")
     axes[1].set_xlabel("batch per node B (step scaled linearly, beta = 0.9)")
     axes[1].set_xscale("log", base=2)
-    axes[0].legend(title="simulated (dashed: closed-form bias)", fontsize=8)
+    axes[0].legend(title="simulated (dashed: closed-form bias)", fontsize=8, loc="lower right")
     _paper_caption(fig, paper)
     return fig
 
