@@ -4,6 +4,7 @@ the consensus record and DL-F1's least-squares steady state."""
 import numpy as np
 import pytest
 
+from largebatch_sim import backend
 from largebatch_sim.decentral import least_squares as ls
 from largebatch_sim.decentral.consensus import consensus_distance
 from largebatch_sim.decentral.optimizers import DecentLaM, DmSGD, PmSGD, build_optimizer
@@ -17,6 +18,7 @@ from largebatch_sim.decentral.topology import (
 )
 from largebatch_sim.optim import SGD
 from largebatch_sim.validate import ParameterError
+from tests.test_no_host_sync import _on_device
 
 
 @pytest.mark.parametrize("topology", TOPOLOGIES)
@@ -179,3 +181,58 @@ def test_a_short_decentralised_run_records_consensus_and_the_average_model():
     assert 0 <= result["final_acc"] <= 100
     row = frame([result]).iloc[0]
     assert row.batch == 128 and row.optimizer == "dmsgd"
+
+
+# --- no host read inside a step (the DeviceOnly arrays of test_no_host_sync) -------------------
+
+
+@pytest.fixture
+def counted_to_host(monkeypatch):
+    """Arrays on the "device" refuse host reads; moving one back is counted."""
+    calls = []
+
+    def to_host(a):
+        calls.append(1)
+        return np.asarray(a).view(np.ndarray)
+
+    monkeypatch.setattr(backend, "to_host", to_host)
+    monkeypatch.setattr(backend, "asarray", lambda a, dtype=None: _on_device(np.asarray(a, dtype)))
+    return calls
+
+
+def _decentralised_transfers(make_optimizer, steps, calls, conadv_tau=None):
+    from largebatch_sim.adversarial.conadv import ConAdvSampler
+    from largebatch_sim.decentral.consensus import ConsensusRecorder
+    from largebatch_sim.nn.models import build_model
+    from largebatch_sim.train import train
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 1, 1, 40)).astype(np.float32)
+    y = rng.integers(0, 10, size=256)
+    model = build_model("mlp", (1, 1, 40), 10).init([0] * 4)
+    sampler = ShardSampler(x, y, 4, 8, "label_skew")
+    if conadv_tau is not None:
+        sampler = ConAdvSampler(sampler, model, eps=0.1, tau=conadv_tau)
+    calls.clear()
+    train(
+        model,
+        make_optimizer(),
+        np.full(steps, 0.01),
+        sampler,
+        (x[:64], y[:64]),
+        eval_every=steps // 2,
+        hooks=[ConsensusRecorder(x[:64], y[:64])],
+        progress=False,
+    )
+    return len(calls)
+
+
+@pytest.mark.parametrize("name", ["pmsgd", "dmsgd", "decentlam"])
+@pytest.mark.parametrize("conadv_tau", [None, 0, 2])
+def test_decentralised_and_conadv_steps_never_read_device_values(name, conadv_tau, counted_to_host):
+    def make():
+        return build_optimizer(name, mixing_matrix("exponential", 4), momentum=0.9)
+
+    few = _decentralised_transfers(make, 4, counted_to_host, conadv_tau)
+    many = _decentralised_transfers(make, 16, counted_to_host, conadv_tau)
+    assert few == many > 0
