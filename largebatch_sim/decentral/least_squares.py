@@ -119,7 +119,7 @@ def simulate(
     a_dev, b_dev = backend.asarray(a), backend.asarray(b)
     xp = backend.get_array_module(x)
     rng = np.random.default_rng(seed)
-    nodes = np.arange(problem.nodes)[:, None]
+    nodes = xp.arange(problem.nodes)[:, None]
     errors, consensus = [], []
     for t in range(steps):
         if batch == problem.rows:
