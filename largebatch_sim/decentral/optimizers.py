@@ -102,7 +102,7 @@ class Decentralised:
 
 class PmSGD(Decentralised):
     """Parallel momentum SGD: the gradients are averaged over all nodes (an all-reduce), then
-    m_i <- beta m_i + g_bar, x_i <- x_i - gamma m_i. ``w`` only fixes n (default: J)."""
+    m_i <- beta m_i + g_bar, x_i <- x_i - gamma m_i, over ``n`` nodes (its W is J)."""
 
     def __init__(self, n: int, momentum: float = 0.9, weight_decay: float = 0.0) -> None:
         super().__init__(np.full((n, n), 1.0 / n), momentum, weight_decay)

@@ -23,7 +23,7 @@ from ..train import train
 from ..validate import ParameterError, check_choice, check_integer, check_number
 from .consensus import ConsensusRecorder
 from .optimizers import OPTIMIZERS, build_optimizer
-from .shards import SPLITS
+from .shards import SPLITS, ShardSampler
 from .topology import TOPOLOGIES, mixing_matrix
 
 
@@ -93,8 +93,6 @@ def run_decentralised(spec: DecentralisedSpec) -> dict[str, object]:
     """Train and return ``{"spec", "consensus" (a table per evaluation), "final_acc" (the
     average model's test accuracy in %), "node_acc" (the nodes' own, mean over nodes, %),
     "diverged"}``."""
-    from .shards import ShardSampler  # the sampler validates nodes against the data first
-
     data = load_dataset(spec.data, num_samples=spec.data_size, seed=0)
     sampler = ShardSampler(
         data.x_train, data.y_train, spec.nodes, spec.node_batch, spec.split, spec.seed
