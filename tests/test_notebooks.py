@@ -138,6 +138,24 @@ OUTPUTS = {
         "GW-F1_warmup_rates_and_losses.png",
         "GW-F1_first_epoch_and_accuracy.csv",
     ],
+    "06_decentralised_and_conadv": [
+        "DL_topologies.md",
+        "DL_topologies.csv",
+        "DL-F1_steady_state.png",
+        "DL-F1_steady_state.md",
+        "DL-F1_steady_state.csv",
+        "DL-T1_accuracy_vs_batch.png",
+        "DL-T1_accuracy_vs_batch.md",
+        "DL-T1_accuracy_vs_batch.csv",
+        "CA-T1_accuracy.png",
+        "CA-T1_accuracy.md",
+        "CA-T1_accuracy.csv",
+        "CA-T1_plain_rates.md",
+        "CA-T1_plain_rates.csv",
+        "CA-F1_step_times.png",
+        "CA-F1_step_times.md",
+        "CA-F1_step_times.csv",
+    ],
 }
 TARGETS: dict[str, list[str]] = {
     "00_tour": [],
@@ -169,6 +187,7 @@ TARGETS: dict[str, list[str]] = {
     "03_noise_scale": ["M-F-curve", "M-F1", "M-F4", "M-T1", "M-F-lr", "M-F3", "M-F15", "M-F16"],
     "04_noisy_quadratic": ["N-F1", "N-F2", "N-F3"],
     "05_beyond_lars": ["LAMB-T1", "LAMB-F1", "LEGW-F1", "GW-F1"],
+    "06_decentralised_and_conadv": ["DL-F1", "DL-T1", "CA-T1", "CA-F1"],
 }
 
 
