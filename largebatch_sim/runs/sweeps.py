@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pandas as pd
@@ -20,17 +20,23 @@ def sweep(
     cache: ResultCache | None = None,
     progress: bool = True,
     max_ensemble: int = 64,
+    executor: Any = None,
 ) -> list[RunResult]:
     """Run every config, as few ensembles as possible, skipping runs already in the cache.
 
     Results are stored as each ensemble finishes, so a sweep that is interrupted and started
     again recomputes only what is missing. Returns results in the order of ``configs``.
+    ``executor`` None trains the ensembles here, one after another; an executor from
+    ``runs.executors`` (``as_executor("local")``, a Dask cluster) spreads them over workers.
     """
     configs = _checked_list("configs", configs, RunConfig)
     if cache is not None and not isinstance(cache, ResultCache):
         raise ParameterError("cache", cache, "None or a ResultCache (ResultCache(folder))")
     check_bool("progress", progress)
     max_ensemble = check_integer("max_ensemble", max_ensemble, low=1)
+    if executor is not None and not callable(getattr(executor, "run_units", None)):
+        allowed = "None (in process) or an executor: runs.executors.as_executor(...)"
+        raise ParameterError("executor", executor, allowed)
     cache = cache or ResultCache()
     results: dict[RunConfig, RunResult] = {}
     groups: dict[RunConfig, list[RunConfig]] = {}
@@ -45,11 +51,19 @@ def sweep(
     chunks = [
         g[i : i + max_ensemble] for g in groups.values() for i in range(0, len(g), max_ensemble)
     ]
+    run_units = _in_process if executor is None else executor.run_units
+    for result in run_units(chunks, cache, progress):
+        results[result.config] = result
+    return [results[c] for c in configs]
+
+
+def _in_process(
+    chunks: list[list[RunConfig]], cache: ResultCache, progress: bool
+) -> Iterator[RunResult]:
     for chunk in tqdm(chunks, desc="sweep", disable=not progress or len(chunks) < 2):
         for result in run_ensemble(chunk, progress=progress):
             cache.store(result)
-            results[result.config] = result
-    return [results[c] for c in configs]
+            yield result
 
 
 def _checked_list(name: str, items: Any, kind: type) -> list[Any]:
