@@ -136,9 +136,12 @@ class DaskExecutor:
 
 class LocalProcesses(DaskExecutor):
     """Units run in ``workers`` local processes (default: one per core), each with
-    ``threads`` BLAS threads (default: the cores shared out); workers x threads <= cores.
+    ``threads`` BLAS threads (default 1); workers x threads <= cores.
 
-    A Dask ``LocalCluster``, started at the first sweep and kept for the next ones.
+    One BLAS thread by default because the last bits of a float sum depend on the thread
+    count: these workers then give, byte for byte, what one process pinned to one thread gives
+    (as ``make figures`` runs its notebooks). A Dask ``LocalCluster``, started at the first
+    sweep and kept for the next ones.
     """
 
     def __init__(
@@ -153,7 +156,7 @@ class LocalProcesses(DaskExecutor):
         if self.workers > available:
             raise ParameterError("workers", workers, f"at most the {available} cores here")
         limit = available // self.workers
-        self.threads = limit if threads is None else check_integer("threads", threads, low=1)
+        self.threads = 1 if threads is None else check_integer("threads", threads, low=1)
         if self.threads > limit:
             allowed = f"at most {limit}: {self.workers} workers x threads <= {available} cores"
             raise ParameterError("threads", threads, allowed)
