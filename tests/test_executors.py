@@ -166,6 +166,8 @@ def _a_dead_pid() -> int:
         lambda: as_executor("nonsense"),
         lambda: as_executor(0),
         lambda: as_executor(2.5),
+        lambda: as_executor(["local"]),
+        lambda: as_executor(True),
         lambda: LocalProcesses(workers=cores() + 1),
         lambda: LocalProcesses(workers=1, threads=cores() + 1),
         lambda: DaskExecutor(42),
@@ -184,3 +186,10 @@ def test_executor_names_resolve():
     assert as_executor("local") is local  # one cluster for a notebook's sweeps
     assert as_executor(1).workers == 1
     assert as_executor("tcp://scheduler:8786").target == "tcp://scheduler:8786"
+
+
+@pytest.mark.gpu
+def test_local_means_in_process_on_the_gpu_backend(on_backend):
+    with on_backend("cupy"):
+        assert as_executor("local") is None  # one GPU serves one process
+    assert as_executor("local") is not None

@@ -187,26 +187,36 @@ class LocalProcesses(DaskExecutor):
         self._client = None
 
 
-# The executors named by "local" or a number, one per spec: a notebook's sweeps share a cluster.
-_LOCAL: dict[Any, LocalProcesses] = {}
+# One executor per name or number: a notebook's sweeps share one cluster, one connection.
+_NAMED: dict[Any, DaskExecutor] = {}
 
 
 def as_executor(spec: Any = "local") -> DaskExecutor | None:
-    """The executor a parameter names (see ``EXECUTOR_SPECS``); None means in process."""
+    """The executor a parameter names (see ``EXECUTOR_SPECS``); None means in process.
+
+    On the CuPy backend ``local`` trains in process: one GPU serves one process best (for
+    several GPUs, pass a dask-cuda cluster).
+    """
     if spec is None or spec == "in-process":
         return None
     if isinstance(spec, DaskExecutor):
         return spec
-    if spec == "local" or (isinstance(spec, int) and not isinstance(spec, bool)):
-        if spec not in _LOCAL:
-            workers = None if spec == "local" else check_integer("executor", spec, low=1)
-            _LOCAL[spec] = LocalProcesses(workers)
-        return _LOCAL[spec]
-    if isinstance(spec, str) and ":" in spec:
-        return DaskExecutor(spec)
     if isinstance(spec, Client) or hasattr(spec, "scheduler_address"):
         return DaskExecutor(spec)
-    raise ParameterError("executor", spec, EXECUTOR_SPECS)
+    if not isinstance(spec, str | int) or isinstance(spec, bool):
+        raise ParameterError("executor", spec, EXECUTOR_SPECS)
+    if spec == "local" and backend.backend_name() == "cupy":
+        return None
+    if spec not in _NAMED:
+        if spec == "local":
+            _NAMED[spec] = LocalProcesses()
+        elif isinstance(spec, int) and not isinstance(spec, bool):
+            _NAMED[spec] = LocalProcesses(workers=check_integer("executor", spec, low=1))
+        elif isinstance(spec, str) and ":" in spec:
+            _NAMED[spec] = DaskExecutor(spec)
+        else:
+            raise ParameterError("executor", spec, EXECUTOR_SPECS)
+    return _NAMED[spec]
 
 
 def train_unit(
