@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import platform
 import tempfile
 import time
@@ -85,7 +86,9 @@ def main() -> None:
     configs = goyal_sweep(args.data_size, args.epochs)
     units = len({dataclasses.replace(c, seed=0, lr=0) for c in configs})
     # Each variant twice: first with the data set still to load in every process, then again.
+    load = [os.getloadavg()[0]]  # the machine may be shared: say how busy it was
     here_first, here = timed(configs), timed(configs)
+    load.append(os.getloadavg()[0])
     executor = LocalProcesses(workers=args.workers, threads=1)
     start = time.perf_counter()
     executor.client()
@@ -95,11 +98,14 @@ def main() -> None:
     tiny_here = min(timed(tiny) for _ in range(3))
     tiny_spread = min(timed(tiny, executor) for _ in range(3))
     executor.close()
+    load.append(os.getloadavg()[0])
     rows = [
         f"- machine: {cores()} cores usable, {platform.processor() or platform.machine()}, "
         f"Python {platform.python_version()}, NumPy {np.__version__}",
         f"- sweep: notebook 01's G-F1/G-F5 runs, {len(configs)} runs in {units} ensembles, "
         f"{args.data_size} examples, {args.epochs:g} epochs",
+        "- load average (1 min) at the start, after the in-process sweeps, at the end: "
+        + ", ".join(f"{x:.1f}" for x in load),
         "",
         "| executor | first sweep: wall s | same sweep again: wall s |",
         "|:--|--:|--:|",

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from threadpoolctl import threadpool_limits
@@ -193,3 +194,17 @@ def test_local_means_in_process_on_the_gpu_backend(on_backend):
     with on_backend("cupy"):
         assert as_executor("local") is None  # one GPU serves one process
     assert as_executor("local") is not None
+
+
+def test_a_notebook_refuses_a_bad_executor_before_compute(tmp_path):
+    import papermill as pm
+
+    notebook = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))[0]
+    with pytest.raises(pm.PapermillExecutionError, match="executor"):
+        pm.execute_notebook(
+            str(notebook),
+            str(tmp_path / "bad.ipynb"),
+            cwd=str(notebook.parents[1]),
+            progress_bar=False,
+            parameters=dict(profile="smoke", executor="everywhere", out_dir=str(tmp_path)),
+        )
