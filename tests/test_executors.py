@@ -61,11 +61,14 @@ def test_a_spread_sweep_reads_cached_runs_back_without_training(tmp_path, two_wo
     again = sweep(configs, cache, progress=False, executor=two_workers)
     assert two_workers.trained == before
     assert [r.config for r in again] == configs
+    idle = LocalProcesses(workers=1)
+    sweep(configs, cache, progress=False, executor=idle)
+    assert idle._client is None  # all cached: no cluster started
 
 
 def test_a_worker_killed_mid_sweep_costs_only_its_unit(tmp_path, two_workers):
     cache = ResultCache(tmp_path)
-    configs = grid(epochs=30, batches=(16, 24, 32, 40))
+    configs = grid(epochs=15, batches=(16, 24, 32, 40))
     done: dict = {}
     before = dict(two_workers.trained)
     thread = threading.Thread(
@@ -96,7 +99,7 @@ def test_a_worker_killed_mid_sweep_costs_only_its_unit(tmp_path, two_workers):
 
 def test_two_sweeps_at_once_into_one_cache_train_each_run_once(tmp_path, two_workers):
     cache = ResultCache(tmp_path)
-    configs = grid(epochs=10, batches=(16, 24, 32, 40, 48, 56))
+    configs = grid(epochs=8, batches=(16, 24, 32, 40, 48))
     # A second cluster (one worker) stands for a second user's sweep, started at the same time.
     with LocalProcesses(workers=1, threads=1, poll_s=0.2) as other:
         other.client()

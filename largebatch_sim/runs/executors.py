@@ -105,6 +105,8 @@ class DaskExecutor:
         self, units: Sequence[Sequence[RunConfig]], cache: ResultCache, progress: bool = True
     ) -> Iterator[RunResult]:
         """Train every unit on the cluster; yield each unit's results as it finishes."""
+        if not units:  # every run cached: no cluster to start
+            return
         client = self.client()
         args = (str(cache.root), backend.backend_name(), self.stale_after_s)
 
