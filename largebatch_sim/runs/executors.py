@@ -3,8 +3,9 @@
 A unit is one ensemble (the configs ``sweep`` groups to train together). A worker trains it,
 stores every member's result in the run cache (atomic writes) and reports back; the sweep then
 reads the results from that cache, so a sweep spread over workers returns the same tables, byte
-for byte, as the same sweep in one process. The cache folder must therefore be visible to every
-worker at the same path (a local disk for local processes, a shared file system on a cluster).
+for byte, as the same sweep in one process on as many BLAS threads as a worker has. The cache
+folder must therefore be visible to every worker at the same path (a local disk for local
+processes, a shared file system on a cluster).
 
 A worker lost midway costs only its unit: Dask hands the unit to another worker. Two sweeps
 started at once into one cache do not train a unit twice: before training, a worker claims the
@@ -48,7 +49,7 @@ STALE_AFTER_S = 120.0
 POLL_S = 2.0
 EXECUTOR_SPECS = (
     "None or 'in-process'; 'local' (one process per core); a number of local processes; "
-    "a scheduler address ('tcp://host:8786'); a dask Client or cluster object; an Executor"
+    "a scheduler address ('tcp://host:8786'); a dask Client or cluster object; a DaskExecutor"
 )
 
 
