@@ -37,6 +37,7 @@ LIBRARY := $(shell find largebatch_sim -name '*.py') pyproject.toml
 
 .PHONY: figures test chromium lint lab explore bench env clean lock
 .DELETE_ON_ERROR:
+.NOTPARALLEL:
 
 figures: $(OUT_DIR)/SUMMARY.md
 
@@ -60,15 +61,17 @@ lock:
 	  | grep -v '^largebatch-sim' > constraints.txt
 	rm -rf build/lock-env
 
-# One executed copy and one stamp per notebook and profile. Every notebook runs on one BLAS
-# thread: the last bits of a float sum depend on the thread count, so pinning it makes the
-# figures the same under `make figures` and `make -j2 figures` (which runs two notebooks at
-# once, one per core).
-# Two kernels started at the same moment under -j2 can race for a port, and one dies with
-# "Kernel died before replying to kernel_info": that failure alone is retried, once (it comes
-# before the first cell runs, so the retry repeats no work; papermill's output still shows). The
-# executed notebook is rendered as HTML beside the figures, so every result can be read
-# without running anything.
+# One executed copy and one stamp per notebook and profile. The notebooks run one after another
+# (.NOTPARALLEL: `-j` would only oversubscribe the cores), and each spreads its sweeps' ensembles
+# over the cores itself: its `executor` parameter defaults to one worker process per core
+# (`EXECUTOR=2`, `EXECUTOR=in-process` or `EXECUTOR=tcp://host:8786` to choose). The kernel and
+# every worker run on one BLAS thread: the last bits of a float sum depend on the thread count,
+# so pinning it makes the figures the same whichever executor trained them; the timing studies
+# (G-F7, G-F8, the benchmarks) run in the kernel itself, alone.
+# A kernel can lose the race for a port at start, and die with "Kernel died before replying to
+# kernel_info": that failure alone is retried, once (it comes before the first cell runs, so the
+# retry repeats no work; papermill's output still shows). The executed notebook is rendered as
+# HTML beside the figures, so every result can be read without running anything.
 build/$(PROFILE)/%.stamp: notebooks/%.ipynb $(LIBRARY) | $(ENV_READY)
 	@mkdir -p $(@D) $(OUT_DIR)/notebooks
 	@log=build/$(PROFILE)/$*.log; \
@@ -76,7 +79,8 @@ build/$(PROFILE)/%.stamp: notebooks/%.ipynb $(LIBRARY) | $(ENV_READY)
 	  OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	  $(PYTHON) -m papermill --log-level WARNING --execution-timeout $(CELL_TIMEOUT) \
 	    $< build/$(PROFILE)/$*.ipynb \
-	    -p profile $(PROFILE) -p backend $(BACKEND) -p out_dir $(OUT_DIR) 2>&1 | tee $$log; \
+	    -p profile $(PROFILE) -p backend $(BACKEND) -p out_dir $(OUT_DIR) \
+	    $(if $(EXECUTOR),-p executor $(EXECUTOR)) 2>&1 | tee $$log; \
 	  status=$${PIPESTATUS[0]}; \
 	  if [ $$status -eq 0 ]; then break; fi; \
 	  if [ $$attempt -eq 1 ] && grep -q "Kernel died before replying to kernel_info" $$log; then \

@@ -2,6 +2,8 @@
 
     lbsim train --data digits --model mlp --batch 256 --lr 0.1 --warmup gradual --warmup-epochs 2
     lbsim train --data mnist1d --model alexnet_bn --batch 1024 --lr 0.05 0.1 0.2   # an ensemble
+    lbsim sweep runs.toml --workers 4 # a sweep file's runs, spread over 4 local processes
+    lbsim sweep runs.toml --scheduler tcp://host:8786   # ... or over a Dask cluster
     lbsim cache list                  # cached runs by code version
     lbsim cache prune --other-versions --older-than 30
     lbsim explore                     # the explorer in the browser (prints its address)
@@ -10,7 +12,8 @@ Every option of ``train`` is a field of ``RunConfig``; giving several values to 
 ``--seed`` trains all their combinations at once as one ensemble. Runs are cached (in
 ``$LBSIM_CACHE``, default ``~/.cache/largebatch_sim``): asking again for a run already trained
 by the same code reads it back. Every argument is checked before any compute; a bad one is
-reported on one line, with exit status 2.
+reported on one line, with exit status 2. The format of a sweep file is described in
+``largebatch_sim/runs/sweep_file.py``.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ import pandas as pd
 from . import backend
 from .atomic import atomic_write_text
 from .data import DATASETS, GENERATED, load_dataset
-from .runs import ENSEMBLE_FIELDS, ResultCache, RunConfig, run_ensemble, sweep
+from .runs import ENSEMBLE_FIELDS, ResultCache, RunConfig, results_frame, run_ensemble, sweep
 from .runs.config import read_config_file
+from .runs.executors import as_executor
 from .runs.recipe import describe_schedule
+from .runs.sweep_file import read_sweep_file
 from .validate import check_number, check_output_dir, check_output_path
 
 HELP = {
@@ -96,6 +101,7 @@ HELP = {
     "auto_warmup_every": "warmup auto (AutoWU): read the training loss every this many steps "
     "(0: once per epoch)",
 }
+FIELDS = tuple(f.name for f in dataclasses.fields(RunConfig))
 FILE_DATASETS = tuple(d for d in DATASETS if d not in GENERATED and d != "digits")
 CHOICES = {
     "data": "DATASETS",
@@ -178,6 +184,20 @@ def build_parser(config_file: Mapping[str, Any] | None = None) -> argparse.Argum
         help="fetch MNIST / Fashion-MNIST / CIFAR-10 (checksummed) into $LBSIM_DATA if missing",
     )
     train.add_argument("--history", metavar="CSV", help="write the tidy history to this file")
+    spread = sub.add_parser("sweep", help="train every run of a sweep file (TOML)")
+    spread.add_argument(
+        "file", metavar="FILE", help="a .toml sweep file ([common], [[grid]], [[run]])"
+    )
+    where = spread.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", metavar="N", type=int, help="spread the ensembles over N local processes"
+    )
+    where.add_argument(
+        "--scheduler", metavar="ADDRESS", help="spread them over a Dask cluster (tcp://host:8786)"
+    )
+    spread.add_argument("--cache", metavar="DIR", help="the result cache's folder (shared)")
+    spread.add_argument("--out", metavar="CSV", help="write the summary table to this file")
+    spread.add_argument("--quiet", action="store_true", help="no progress bar")
     cache = sub.add_parser("cache", help="list or prune the result cache")
     cache.add_argument("action", choices=("list", "prune"))
     cache.add_argument("--cache", metavar="DIR", help="the cache's folder")
@@ -205,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         backend.set_backend(args.backend)
         if args.command == "cache":
             return _cache_command(args)
+        if args.command == "sweep":
+            return _sweep_command(args)
         if args.command == "explore":
             from .explore.server import serve  # Voila and the widgets only when asked for
 
@@ -260,6 +282,26 @@ def _cache(args: argparse.Namespace) -> ResultCache:
     if args.cache is None:
         return ResultCache()
     return ResultCache(check_output_dir("--cache", args.cache))
+
+
+def _sweep_command(args: argparse.Namespace) -> int:
+    """Every run of the sweep file, in process or spread over ``--workers`` / ``--scheduler``."""
+    configs = read_sweep_file(args.file)
+    executor = as_executor(args.scheduler if args.workers is None else args.workers)
+    out = None if args.out is None else check_output_path("--out", args.out)
+    cache = _cache(args)
+    try:
+        results = sweep(configs, cache, progress=not args.quiet, executor=executor)
+    finally:
+        if executor is not None:
+            executor.close()
+    table = results_frame(results)
+    varying = [c for c in table.columns if c in FIELDS and table[c].astype(str).nunique() > 1]
+    shown = table[["run", *varying, "final_test_acc", "diverged"]]
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if out is not None:
+        atomic_write_text(out, table.to_csv(index=False))
+    return 0
 
 
 def _cache_command(args: argparse.Namespace) -> int:
