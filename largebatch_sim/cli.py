@@ -33,7 +33,6 @@ from .atomic import atomic_write_text
 from .data import DATASETS, GENERATED, load_dataset
 from .runs import ENSEMBLE_FIELDS, ResultCache, RunConfig, results_frame, run_ensemble, sweep
 from .runs.config import read_config_file
-from .runs.executors import as_executor
 from .runs.recipe import describe_schedule
 from .runs.sweep_file import read_sweep_file
 from .validate import check_number, check_output_dir, check_output_path
@@ -287,6 +286,8 @@ def _cache(args: argparse.Namespace) -> ResultCache:
 def _sweep_command(args: argparse.Namespace) -> int:
     """Every run of the sweep file, in process or spread over ``--workers`` / ``--scheduler``."""
     configs = read_sweep_file(args.file)
+    from .runs.executors import as_executor  # Dask only for sweeps: `lbsim train` runs without it
+
     executor = as_executor(args.scheduler if args.workers is None else args.workers)
     out = None if args.out is None else check_output_path("--out", args.out)
     cache = _cache(args)
