@@ -8,20 +8,15 @@ measurement imports, so a change to the estimators recomputes it.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import pickle
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ..atomic import atomic_write
 from ..data import BatchSampler, load_dataset
-from ..data.paths import cache_dir
 from ..nn.models import build_model
 from ..optim import SGD
-from ..runs.cache import code_version
+from ..runs import pickle_cache
 from ..train import evaluate, train
 from ..validate import check_integer, check_number, check_sequence
 from . import noise
@@ -88,13 +83,6 @@ def measure(spec: CheckpointSpec) -> pd.DataFrame:
 
 def cached(spec: CheckpointSpec) -> pd.DataFrame:
     """``measure(spec)`` through a pickle under ``$LBSIM_CACHE/noise_checkpoints``."""
-    payload = json.dumps(asdict(spec), sort_keys=True)
-    payload += code_version("analysis/noise_checkpoints.py")
-    key = hashlib.sha256(payload.encode()).hexdigest()[:20]
-    path = cache_dir() / "noise_checkpoints" / f"{key}.pkl"
-    if path.exists():
-        with open(path, "rb") as f:
-            return pickle.load(f)
-    table = measure(spec)
-    atomic_write(path, lambda f: pickle.dump(table, f))
-    return table
+    return pickle_cache.cached(
+        "noise_checkpoints", spec, "analysis/noise_checkpoints.py", lambda: measure(spec)
+    )

@@ -11,29 +11,17 @@ source and the training code's version.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import pickle
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..atomic import atomic_write
 from ..data import DATASETS, GENERATED
-from ..data.paths import cache_dir
 from ..nn.models import MODELS
-from ..validate import (
-    ParameterError,
-    check_choice,
-    check_integer,
-    check_number,
-    check_output_dir,
-    is_real,
-)
-from .cache import code_version
+from ..validate import ParameterError, check_choice, check_integer, check_number, is_real
+from . import pickle_cache
 
 
 @dataclass(frozen=True)
@@ -153,23 +141,12 @@ def run_adaptive(config: AdaptiveConfig) -> AdaptiveResult:
     return AdaptiveResult(config, pd.DataFrame(rows), steps, examples, False)
 
 
-def _key(config: AdaptiveConfig) -> str:
-    # everything the adaptive loop imports (the noise estimators too), itself included
-    payload = json.dumps(asdict(config), sort_keys=True, default=str)
-    payload += code_version("runs/adaptive.py")
-    return hashlib.sha256(payload.encode()).hexdigest()[:20]
-
-
 def cached_adaptive(config: AdaptiveConfig, root: str | Path | None = None) -> AdaptiveResult:
     """``run_adaptive`` through a pickle cache in the folder ``root`` (default:
-    $LBSIM_CACHE/adaptive)."""
+    $LBSIM_CACHE/adaptive), keyed by the config and everything this module imports (the noise
+    estimators too), itself included."""
     if not isinstance(config, AdaptiveConfig):
         raise ParameterError("config", config, "an AdaptiveConfig")
-    folder = cache_dir() / "adaptive" if root is None else check_output_dir("root", root)
-    path = folder / f"{_key(config)}.pkl"
-    if path.exists():
-        with open(path, "rb") as f:
-            return pickle.load(f)
-    result = run_adaptive(config)
-    atomic_write(path, lambda f: pickle.dump(result, f))
-    return result
+    return pickle_cache.cached(
+        "adaptive", config, "runs/adaptive.py", lambda: run_adaptive(config), root
+    )
