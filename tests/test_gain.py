@@ -28,5 +28,5 @@ def test_unresolved_noise_is_nan_and_bad_input_is_refused():
     assert np.isnan(adascale_gain(-1.0, 1.0, 100, 10))
     with pytest.raises(ParameterError, match="base_batch"):
         adascale_gain(1.0, 1.0, 100, 0)
-    with pytest.raises(ValueError, match="batch"):
+    with pytest.raises(ParameterError, match="batch"):
         adascale_gain(1.0, 1.0, -5, 10)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ..validate import check_number
+from ..validate import ParameterError, check_number
 
 
 def _b_simple(trace: Any, g2: Any) -> np.ndarray:
@@ -46,7 +46,7 @@ def adascale_gain(trace: Any, g2: Any, batch: Any, base_batch: float) -> np.ndar
     b0 = check_number("base_batch", base_batch, low=0, low_open=True)
     batch = np.asarray(batch, dtype=np.float64)
     if np.any(~np.isfinite(batch) | (batch <= 0)):
-        raise ValueError(f"batch must be finite and positive, got {batch}")
+        raise ParameterError("batch", batch, "finite and positive batch sizes")
     b_simple = _b_simple(trace, g2)
     return (1.0 + b_simple / b0) / (1.0 + b_simple / batch)
 
