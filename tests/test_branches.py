@@ -49,8 +49,9 @@ def test_a_branch_starts_from_its_checkpoint():
         eval_examples=256,
     )
     table = branches.branch(spec)
-    assert len(table) == 2 * 2 and set(table.steps) == {8, 2}
-    np.testing.assert_allclose(table.loss_end, table.loss_start, rtol=1e-5)
+    final = table[table.step == table.steps]
+    assert len(final) == 2 * 2 and set(final.steps) == {8, 2} and set(table.step) >= {1, 2, 8}
+    np.testing.assert_allclose(table.loss, table.loss_start, rtol=1e-5)
     moving = branches.branch(
         branches.BranchSpec(
             run=RUN,
@@ -63,7 +64,8 @@ def test_a_branch_starts_from_its_checkpoint():
             eval_examples=256,
         )
     )
-    assert (moving.loss_end < moving.loss_start).all()
+    final = moving[moving.step == moving.steps]
+    assert (final.loss < final.loss_start).all()
 
 
 def test_only_parameter_only_models_branch():
@@ -78,24 +80,29 @@ def test_only_parameter_only_models_branch():
 
 
 def _branch_table(eta_of_batch, batches=(16, 32, 64, 128, 256, 512), seeds=(1, 2)):
-    """A branch table whose best rate's progress per example is eta(B) x 0.5."""
-    rows = []
+    """A branch table whose loss falls linearly in the examples, at a rate per example
+    proportional to eta(B) for the best rate (factor 1; the others lag behind it)."""
+    examples, rows = 1024, []
     for seed in seeds:
         for b in batches:
-            for factor, extra in ((0.5, 0.1), (1.0, 0.0), (2.0, 0.2)):
-                rows.append(
-                    dict(
-                        checkpoint=100,
-                        run_loss=1.0,
-                        batch=b,
-                        seed=seed,
-                        lr=0.1 * factor,
-                        lr_factor=factor,
-                        steps=1024 // b,
-                        loss_start=2.0,
-                        loss_end=2.0 - 0.5 * eta_of_batch(b) + extra,
+            steps = examples // b
+            for factor, lag in ((0.5, 0.1), (1.0, 0.0), (2.0, 0.2)):
+                for step in range(1, steps + 1):
+                    loss = 2.0 - 0.5 * eta_of_batch(b) * step * b / examples + lag * step / steps
+                    rows.append(
+                        dict(
+                            checkpoint=100,
+                            run_loss=1.0,
+                            batch=b,
+                            seed=seed,
+                            lr=0.1 * factor,
+                            lr_factor=factor,
+                            steps=steps,
+                            step=step,
+                            loss_start=2.0,
+                            loss=loss,
+                        )
                     )
-                )
     return pd.DataFrame(rows)
 
 
@@ -106,6 +113,8 @@ def test_the_keep_pace_batch_recovers_the_hyperbolas_critical_batch():
     )
     assert (progress.best_lr == 0.1).all() and not progress.lr_at_edge.any()
     np.testing.assert_allclose(progress[progress.batch == b0].eta, 1.0)
+    eta = (1 + b0 / b_crit) / (1 + progress.batch / b_crit)
+    np.testing.assert_allclose(progress.eta, eta, rtol=1e-9)
     keep = branches.keep_pace_batch(progress)
     # eta = 1/1.2 at B = 1.2 b0 + 0.2 b_crit = 59.2; interpolation in log B is close to it
     assert np.allclose(keep.b_keep, 59.2, rtol=0.05) and (keep.censored == "").all()
@@ -115,6 +124,13 @@ def test_the_keep_pace_batch_recovers_the_hyperbolas_critical_batch():
 def test_perfect_scaling_keeps_pace_at_every_batch():
     keep = branches.keep_pace_batch(branches.progress_per_batch(_branch_table(lambda b: 1.0)))
     assert (keep.censored == "above").all() and (keep.b_keep == 512).all()
+
+
+def test_examples_to_reads_the_reference_trajectory():
+    examples, losses = np.array([0.0, 10, 20, 30]), np.array([2.0, 1.5, 1.6, 1.0])
+    assert branches.examples_to(1.25, examples, losses) == pytest.approx(25)  # 1.5 held to 20
+    assert branches.examples_to(0.5, examples, losses) == 30  # never that low: its end
+    assert branches.examples_to(3.0, examples, losses) == 0
 
 
 def test_bcrit_from_the_overhead_batch_inverts_the_hyperbola():

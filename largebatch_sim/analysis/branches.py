@@ -13,9 +13,10 @@ largest batch whose loss keeps pace with the run's. Here:
    run's optimizer at a constant rate for ``examples / B`` steps on fresh data orders (one per
    seed), then evaluated on a fixed set (the first ``eval_examples`` of the training set, the
    same for every branch). Cached (``cached``).
-3. ``progress_per_batch``: per (checkpoint, seed, batch), the best rate's loss decrease
-   Delta L(B); the per-example efficiency eta(B) = Delta L(B) / Delta L(B0) against the
-   smallest batch B0, and the speed-up per step eta(B) B / B0.
+3. ``progress_per_batch``: per (checkpoint, seed, batch), the best rate's final loss L_B; the
+   per-example efficiency eta(B) = E_B0(L_B) / E_B against the smallest batch B0, where
+   E_B0(L) is the examples B0's branch needed to reach L (read off its recorded trajectory),
+   and the speed-up per step eta(B) B / B0.
 4. ``keep_pace_batch``: the largest batch whose eta stays >= 1 / overhead (overhead 1.2: 20 %
    more examples for the same progress, Zhang et al.'s tolerance), interpolated in log B.
 
@@ -61,6 +62,18 @@ class Snapshots(Hook):
     def after_step(self, step: int, model: Layer, loss: Any) -> None:
         if step + 1 in self.steps:  # a host int: no device read
             self.params[step + 1] = {k: v.copy() for k, v in model.named_params().items()}
+
+
+class LossAlong(Hook):
+    """The loss of every member on a fixed set (x, y) before each evaluation of the loop: the
+    branch's trajectory, (step, losses (E,)) pairs on the host."""
+
+    def __init__(self, x: Any, y: Any) -> None:
+        self.x, self.y = x, y
+        self.records: list[tuple[int, np.ndarray]] = []
+
+    def before_evaluation(self, step: int, model: Layer) -> None:
+        self.records.append((step + 1, evaluate(model, self.x, self.y)["test_loss"]))
 
 
 def _check_run(config: RunConfig) -> RunConfig:
@@ -128,7 +141,7 @@ class BranchSpec:
     """Branches from ``checkpoints`` (steps) of the run ``run``: at each batch of ``batches``
     (centre rate ``lrs[i]``, tried at ``lr_factors`` times it), on ``seeds`` data orders, each
     trained on ``examples`` examples (``examples // B`` steps, at least one) and evaluated on
-    the first ``eval_examples`` training examples."""
+    the first ``eval_examples`` training examples at ``points`` evenly spaced steps."""
 
     run: RunConfig
     checkpoints: tuple[int, ...]
@@ -138,6 +151,7 @@ class BranchSpec:
     lr_factors: tuple[float, ...] = (0.5, 2**-0.5, 1.0, 2**0.5, 2.0)
     seeds: tuple[int, ...] = (1, 2, 3)
     eval_examples: int = 2048
+    points: int = 8
 
     def __post_init__(self) -> None:
         _check_run(self.run)
@@ -154,6 +168,7 @@ class BranchSpec:
         object.__setattr__(self, "lrs", lrs)
         check_integer("examples", self.examples, low=1)
         check_integer("eval_examples", self.eval_examples, low=1)
+        check_integer("points", self.points, low=1)
         factors = check_sequence("lr_factors", self.lr_factors, rate, min_length=1)
         object.__setattr__(self, "lr_factors", factors)
         seeds = check_sequence("seeds", self.seeds, check_integer, min_length=1)
@@ -161,9 +176,10 @@ class BranchSpec:
 
 
 def branch(spec: BranchSpec) -> pd.DataFrame:
-    """One row per (checkpoint, batch, seed, lr): steps, loss_start (the checkpoint's loss on
-    the evaluation set), loss_end (NaN if the member diverged), and the run's training loss at
-    the checkpoint (``run_loss``, its window mean). Not cached: see ``cached``."""
+    """One row per (checkpoint, batch, seed, lr, recorded step): the branch's ``steps``, the
+    ``step`` reached, ``loss`` there on the evaluation set (NaN for a member that diverged),
+    ``loss_start`` (the checkpoint's), and the run's training loss at the checkpoint
+    (``run_loss``, its window mean). Not cached: see ``cached``."""
     config = spec.run
     result, params = replay(config, spec.checkpoints)
     data = _data(config)
@@ -186,32 +202,35 @@ def branch(spec: BranchSpec) -> pd.DataFrame:
                 start = float(evaluate(model, x_eval, y_eval)["test_loss"][0])
             steps = max(1, spec.examples // batch)
             rates = np.array([lr * f for _, f in members])
+            along = LossAlong(x_eval, y_eval)
             out = train(
                 model,
                 build_optimizer(config),
                 np.tile(rates, (steps, 1)),
                 _sampler(config, data, batch, [s for s, _ in members]),
-                eval_every=steps,
+                eval_every=max(1, steps // spec.points),
                 divergence_factor=config.divergence_factor,
+                hooks=[along],
                 progress=False,
                 loss_fn=_loss_fn(config),
             )
-            end = evaluate(model, x_eval, y_eval)["test_loss"]
             bad = out.summary.diverged.to_numpy() | out.summary.collapsed.to_numpy()
-            for e, (seed, factor) in enumerate(members):
-                rows.append(
-                    dict(
-                        checkpoint=checkpoint,
-                        run_loss=loss_run,
-                        batch=batch,
-                        seed=seed,
-                        lr=lr * factor,
-                        lr_factor=factor,
-                        steps=steps,
-                        loss_start=start,
-                        loss_end=np.nan if bad[e] else float(end[e]),
+            for step, losses in along.records:
+                for e, (seed, factor) in enumerate(members):
+                    rows.append(
+                        dict(
+                            checkpoint=checkpoint,
+                            run_loss=loss_run,
+                            batch=batch,
+                            seed=seed,
+                            lr=lr * factor,
+                            lr_factor=factor,
+                            steps=steps,
+                            step=step,
+                            loss_start=start,
+                            loss=np.nan if bad[e] else float(losses[e]),
+                        )
                     )
-                )
     return pd.DataFrame(rows)
 
 
@@ -222,17 +241,33 @@ def cached(spec: BranchSpec) -> pd.DataFrame:
     return pickle_cache.cached("branches", spec, "analysis/branches.py", lambda: branch(spec))
 
 
+def examples_to(loss: float, examples: np.ndarray, trajectory: np.ndarray) -> float:
+    """Examples a trajectory (losses after ``examples``, from 0) needed to reach ``loss``:
+    linear interpolation on its running minimum; its last examples where it never got that
+    low (so the efficiency below is capped at 1), 0 where ``loss`` is at or above its start."""
+    best_so_far = np.minimum.accumulate(np.asarray(trajectory, dtype=np.float64))
+    return float(np.interp(loss, best_so_far[::-1], np.asarray(examples, float)[::-1]))
+
+
 def progress_per_batch(table: pd.DataFrame) -> pd.DataFrame:
-    """Per (checkpoint, seed, batch): the rate with the lowest loss after the branch, the loss
-    decrease ``progress`` = loss_start - loss_end, whether that rate is at an edge of the
-    tried factors, ``eta`` = progress / progress of the smallest batch (per-example
-    efficiency) and ``speedup`` = eta B / B0 (progress per step against B0's). Extra columns
-    of ``table`` that are constant per checkpoint (``run_loss``) are kept."""
-    rows = []
+    """Per (checkpoint, seed, batch) of ``branch``'s table: the rate with the lowest final
+    loss (``best_lr``, and whether it is at an edge of the tried factors), ``loss_end`` and
+    ``examples`` of that branch, and its efficiency against the smallest batch B0:
+
+    - ``eta``: the examples B0's best branch needed to reach ``loss_end`` (``examples_to`` on
+      its recorded trajectory) over the examples batch B used: E(B0) / E(B) for the same loss,
+      the per-example efficiency that a 20 % overhead puts at 1 / 1.2;
+    - ``speedup`` = eta B / B0: steps at B0 over steps at B for the same loss;
+    - ``eta_equal_examples``: the loss decrease over B0's on the same examples (a cruder
+      reading that flatters large batches where the loss curve bends).
+
+    ``run_loss`` and ``loss_start`` are kept."""
+    final = table[table.step == table.steps]
     factors = np.sort(table.lr_factor.unique())
-    for (checkpoint, seed, batch), g in table.groupby(["checkpoint", "seed", "batch"]):
-        ok = g.dropna(subset=["loss_end"])
-        best = ok.loc[ok.loss_end.idxmin()] if len(ok) else None
+    rows = []
+    for (checkpoint, seed, batch), g in final.groupby(["checkpoint", "seed", "batch"]):
+        ok = g.dropna(subset=["loss"])
+        best = ok.loc[ok.loss.idxmin()] if len(ok) else None
         rows.append(
             dict(
                 checkpoint=checkpoint,
@@ -242,16 +277,33 @@ def progress_per_batch(table: pd.DataFrame) -> pd.DataFrame:
                 loss_start=g.loss_start.iloc[0],
                 best_lr=np.nan if best is None else best.lr,
                 lr_at_edge=best is not None and best.lr_factor in (factors[0], factors[-1]),
-                progress=np.nan if best is None else g.loss_start.iloc[0] - best.loss_end,
+                loss_end=np.nan if best is None else best.loss,
+                examples=g.steps.iloc[0] * batch,
             )
         )
     out = pd.DataFrame(rows)
-    b0 = out.groupby(["checkpoint", "seed"]).batch.transform("min")
-    ref = out[out.batch == b0].set_index(["checkpoint", "seed"]).progress
-    keys = pd.MultiIndex.from_frame(out[["checkpoint", "seed"]])
-    out["eta"] = out.progress / ref.reindex(keys).to_numpy()
-    out["speedup"] = out.eta * out.batch / b0
-    out["b0"] = b0
+    out["progress"] = out.loss_start - out.loss_end
+    out["b0"] = out.groupby(["checkpoint", "seed"]).batch.transform("min")
+    eta, eta_equal = [], []
+    for r in out.itertuples():
+        ref = out[(out.checkpoint == r.checkpoint) & (out.seed == r.seed) & (out.batch == r.b0)]
+        ref = ref.iloc[0]
+        path = table[
+            (table.checkpoint == r.checkpoint)
+            & (table.seed == r.seed)
+            & (table.batch == r.b0)
+            & (table.lr == ref.best_lr)
+        ].sort_values("step")
+        if np.isnan(r.loss_end) or path.empty:
+            eta.append(np.nan)
+        else:
+            examples = np.r_[0.0, path.step.to_numpy(float) * r.b0]
+            losses = np.r_[r.loss_start, path.loss.to_numpy(float)]
+            eta.append(examples_to(r.loss_end, examples, losses) / r.examples)
+        eta_equal.append(r.progress / ref.progress)
+    out["eta"] = eta
+    out["speedup"] = out.eta * out.batch / out.b0
+    out["eta_equal_examples"] = eta_equal
     return out
 
 
