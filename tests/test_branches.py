@@ -115,6 +115,8 @@ def test_the_keep_pace_batch_recovers_the_hyperbolas_critical_batch():
     np.testing.assert_allclose(progress[progress.batch == b0].eta, 1.0)
     eta = (1 + b0 / b_crit) / (1 + progress.batch / b_crit)
     np.testing.assert_allclose(progress.eta, eta, rtol=1e-9)
+    # the loss falls linearly in the examples: the same loss read agrees with it
+    np.testing.assert_allclose(progress.eta_same_loss, eta, rtol=1e-9)
     keep = branches.keep_pace_batch(progress)
     # eta = 1/1.2 at B = 1.2 b0 + 0.2 b_crit = 59.2; interpolation in log B is close to it
     assert np.allclose(keep.b_keep, 59.2, rtol=0.05) and (keep.censored == "").all()

@@ -13,10 +13,10 @@ largest batch whose loss keeps pace with the run's. Here:
    run's optimizer at a constant rate for ``examples / B`` steps on fresh data orders (one per
    seed), then evaluated on a fixed set (the first ``eval_examples`` of the training set, the
    same for every branch). Cached (``cached``).
-3. ``progress_per_batch``: per (checkpoint, seed, batch), the best rate's final loss L_B; the
-   per-example efficiency eta(B) = E_B0(L_B) / E_B against the smallest batch B0, where
-   E_B0(L) is the examples B0's branch needed to reach L (read off its recorded trajectory),
-   and the speed-up per step eta(B) B / B0.
+3. ``progress_per_batch``: per (checkpoint, seed, batch), the best rate's loss decrease
+   Delta L(B); the per-example efficiency eta(B) = Delta L(B) / Delta L(B0) against the
+   smallest batch B0 on the same examples, and the speed-up per step eta(B) B / B0 (also,
+   shown only, the examples B0 needed for the same loss, read off its recorded trajectory).
 4. ``keep_pace_batch``: the largest batch whose eta stays >= 1 / overhead (overhead 1.2: 20 %
    more examples for the same progress, Zhang et al.'s tolerance), interpolated in log B.
 
@@ -254,12 +254,15 @@ def progress_per_batch(table: pd.DataFrame) -> pd.DataFrame:
     loss (``best_lr``, and whether it is at an edge of the tried factors), ``loss_end`` and
     ``examples`` of that branch, and its efficiency against the smallest batch B0:
 
-    - ``eta``: the examples B0's best branch needed to reach ``loss_end`` (``examples_to`` on
-      its recorded trajectory) over the examples batch B used: E(B0) / E(B) for the same loss,
-      the per-example efficiency that a 20 % overhead puts at 1 / 1.2;
-    - ``speedup`` = eta B / B0: steps at B0 over steps at B for the same loss;
-    - ``eta_equal_examples``: the loss decrease over B0's on the same examples (a cruder
-      reading that flatters large batches where the loss curve bends).
+    - ``eta``: its loss decrease over B0's on the same examples, the progress per example
+      kept (1 / (1 + B / B_crit) relative to B0's under McCandlish et al.'s model while the
+      loss falls about linearly in the examples; where the curve bends it flatters large
+      batches, which lose less to the bend);
+    - ``speedup`` = eta B / B0: progress per step over B0's;
+    - ``eta_same_loss``: the examples B0's best branch needed to reach ``loss_end``
+      (``examples_to`` on its recorded trajectory) over the examples batch B used, the
+      definition of a 20 % overhead read literally; noisy where the branches reach a noise
+      floor (B0's own value then falls below 1), so it is shown, not used.
 
     ``run_loss`` and ``loss_start`` are kept."""
     final = table[table.step == table.steps]
@@ -284,7 +287,7 @@ def progress_per_batch(table: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     out["progress"] = out.loss_start - out.loss_end
     out["b0"] = out.groupby(["checkpoint", "seed"]).batch.transform("min")
-    eta, eta_equal = [], []
+    same_loss, eta = [], []
     for r in out.itertuples():
         ref = out[(out.checkpoint == r.checkpoint) & (out.seed == r.seed) & (out.batch == r.b0)]
         ref = ref.iloc[0]
@@ -295,15 +298,15 @@ def progress_per_batch(table: pd.DataFrame) -> pd.DataFrame:
             & (table.lr == ref.best_lr)
         ].sort_values("step")
         if np.isnan(r.loss_end) or path.empty:
-            eta.append(np.nan)
+            same_loss.append(np.nan)
         else:
             examples = np.r_[0.0, path.step.to_numpy(float) * r.b0]
             losses = np.r_[r.loss_start, path.loss.to_numpy(float)]
-            eta.append(examples_to(r.loss_end, examples, losses) / r.examples)
-        eta_equal.append(r.progress / ref.progress)
+            same_loss.append(examples_to(r.loss_end, examples, losses) / r.examples)
+        eta.append(r.progress / ref.progress)
     out["eta"] = eta
     out["speedup"] = out.eta * out.batch / out.b0
-    out["eta_equal_examples"] = eta_equal
+    out["eta_same_loss"] = same_loss
     return out
 
 
