@@ -178,3 +178,16 @@ def test_the_pickle_cache_computes_once(tmp_path):
     for _ in range(2):
         assert pickle_cache.cached("k", spec, "analysis/branches.py", compute, tmp_path) == {"x": 1}
     assert len(calls) == 1 and len(list(tmp_path.glob("*.pkl"))) == 1
+
+
+def test_a_censored_median_is_censored_when_its_middle_seed_is():
+    def median(values, censored):
+        return cbd.censored_median(pd.Series(values, dtype=float), pd.Series(censored))
+
+    assert median([100.0, 300, 200], ["", "", ""]) == (200.0, "")
+    assert median([np.nan, np.nan, 900], ["below", "below", ""]) == (
+        pytest.approx(np.nan, nan_ok=True),
+        "below",
+    )
+    assert median([400.0, 512, 512], ["", "above", "above"]) == (512.0, "above")
+    assert median([np.nan, 300, 512], ["below", "", "above"]) == (300.0, "")

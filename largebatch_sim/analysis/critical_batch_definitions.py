@@ -61,6 +61,22 @@ def overhead_batch(best: pd.DataFrame, overhead: float = 1.2) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def censored_median(values: pd.Series, censored: pd.Series) -> tuple[float, str]:
+    """The median over seeds of values some of which are censored: "below" (under the grid)
+    ranks lowest, "above" (the value a lower bound) highest, the lower middle for an even
+    count. Returns (value, which): NaN and "below" when the median seed is under the grid,
+    its lower bound and "above" when it is over it, the value and "" otherwise."""
+    rank = {"below": -np.inf, "above": np.inf}
+    keyed = sorted(
+        zip(values.to_numpy(float), censored.to_numpy(), strict=True),
+        key=lambda vc: rank.get(vc[1], vc[0] if np.isfinite(vc[0]) else -np.inf),
+    )
+    if not keyed:
+        return np.nan, ""
+    value, which = keyed[(len(keyed) - 1) // 2]
+    return (np.nan if which == "below" else float(value)), str(which)
+
+
 def cbsf1_tables(curve: pd.DataFrame, min_points: int = 5) -> dict[str, pd.DataFrame]:
     """CBS-F1's parts from one row per (task, target) with points, B_crit and B_simple: the
     fronts with >= ``min_points`` batch sizes, for the trend of B_crit and of B_simple."""
