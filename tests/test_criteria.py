@@ -44,6 +44,14 @@ def synthetic(criterion, present: bool):
         means = flat if present else [2.0 + i * rise for i in range(6)]  # rises at once
         table = _groups({b: m for b, m in zip(batches, means, strict=True)}, spread=0.05)
         return table.rename(columns={"group": "x"})
+    if isinstance(criterion, C.TrendPerGroup):
+        x = np.linspace(1, 2, 8)
+        sign = 1 if criterion.direction == "greater" else -1
+        parts = []
+        for k, scale in enumerate((1.0, 100.0)):  # two groups on very different scales
+            y = scale * np.exp(sign * 3 * x) if present else scale * np.tile([1.0, 3.0], 4)
+            parts.append(pd.DataFrame({criterion.group: f"g{k}", criterion.x: x, criterion.y: y}))
+        return pd.concat(parts, ignore_index=True)
     if isinstance(criterion, C.Trend):
         x = np.linspace(1, 2, 12)
         sign = 1 if criterion.direction == "greater" else -1
@@ -140,6 +148,19 @@ def test_trend_needs_points_and_sign():
     assert crit.judge(few).verdict == "not resolved"
     rising = pd.DataFrame({"loss": np.arange(8.0), "b": np.arange(8.0)})
     assert crit.judge(rising).verdict == "no"
+
+
+def test_trend_per_group_does_not_pool_groups_on_different_scales():
+    crit = C.TrendPerGroup("loss", "b", "less", min_points=4)
+    # within each task b falls as the loss rises; pooled, the second task's scale would win
+    low = pd.DataFrame({"task": "a", "loss": [1.0, 2, 3, 4], "b": [40.0, 30, 20, 10]})
+    high = pd.DataFrame({"task": "b", "loss": [10.0, 20, 30, 40], "b": [4e3, 3e3, 2e3, 1e3]})
+    table = pd.concat([low, high])
+    assert C.Trend("loss", "b", "less", min_points=4).judge(table).verdict == "no"
+    assert crit.judge(table).verdict == "yes"
+    one_way = pd.concat([low, high.assign(b=high.b[::-1].to_numpy())])
+    assert crit.judge(one_way).verdict == "no"  # mean rho 0: one task each way
+    assert crit.judge(low.head(3)).verdict == "not resolved"
 
 
 def test_undefined_values_are_left_out_not_counted():

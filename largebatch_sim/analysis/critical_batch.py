@@ -14,6 +14,7 @@ M-F3, M-F4, M-T1, M-F-lr):
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -69,9 +70,10 @@ def best_per_batch(curves: pd.DataFrame, targets: Mapping[str, Sequence[float]])
 
 
 def pareto_table(
-    best: pd.DataFrame,
+    best: pd.DataFrame, se: str = "covariance", n_boot: int = 1000
 ) -> tuple[pd.DataFrame, dict[tuple[str, float], fits.ParetoFit]]:
-    """``fits.fit_pareto`` per (task, target) on the batches that reached the target.
+    """``fits.fit_pareto`` per (task, target) on the batches that reached the target, its
+    errors by ``se`` (``fits.SE_METHODS``; bootstrap: ``n_boot`` resamples of the batches).
 
     Columns: points, S_min, E_min, B_crit, B_crit_se, rms_log_residual (of log steps against
     the fitted curve), b_min / b_max (the measured batch range), B_crit_inside. Fronts with
@@ -94,7 +96,13 @@ def pareto_table(
         if len(pts) >= 3:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                fit = fits.fit_pareto(pts.batch, pts.steps)
+                try:
+                    fit = fits.fit_pareto(pts.batch, pts.steps, se=se, n_boot=n_boot)
+                except RuntimeError:  # too few resamples could be fitted: no error bar
+                    fit = fits.fit_pareto(pts.batch, pts.steps)
+                    fit = dataclasses.replace(
+                        fit, s_min_se=np.nan, e_min_se=np.nan, b_crit_se=np.nan
+                    )
             resid = np.log(fit.steps(pts.batch.to_numpy(float)) / pts.steps.to_numpy(float))
             row.update(
                 S_min=fit.s_min,

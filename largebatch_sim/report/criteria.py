@@ -305,6 +305,59 @@ class Trend:
 
 
 @dataclass(frozen=True)
+class TrendPerGroup:
+    """``y`` moves with ``x`` in ``direction`` within each group (a task): Spearman's rho per
+    group, so that groups on different scales are not pooled into one ranking.
+
+    Table: columns ``group``, ``x`` and ``y`` (named by the fields). Groups with fewer than
+    ``min_points`` finite pairs are left out. yes if every judged group has sign * rho >=
+    ``min_rho``; partly if the mean of sign * rho over the groups is >= min_rho / 2; no
+    otherwise; not resolved when no group has ``min_points`` pairs.
+    """
+
+    x: str
+    y: str
+    direction: str
+    group: str = "task"
+    min_rho: float = 0.6
+    min_points: int = 5
+
+    def __post_init__(self) -> None:
+        _sign(self.direction)
+
+    def describe(self) -> str:
+        way = "rises" if self.direction == "greater" else "falls"
+        return (
+            f"within each '{self.group}', '{self.y}' {way} with '{self.x}': Spearman rho >= "
+            f"{self.min_rho:g} in that direction in every {self.group} (mean over them >= "
+            f"{self.min_rho / 2:g}: partly); >= {self.min_points} points per {self.group}"
+        )
+
+    def judge(self, table: pd.DataFrame) -> Judgement:
+        _require(table, (self.group, self.x, self.y), "TrendPerGroup")
+        rhos = {}
+        for name, g in table.groupby(self.group, sort=False):
+            pairs = g[[self.x, self.y]].astype(float)
+            pairs = pairs[np.isfinite(pairs).all(axis=1)]
+            if len(pairs) >= self.min_points:
+                rhos[name] = float(spearmanr(pairs[self.x], pairs[self.y]).statistic)
+        if not rhos:
+            return Judgement(
+                UNRESOLVED, f"needs {self.min_points} defined points in some {self.group}"
+            )
+        signed = {k: _sign(self.direction) * v for k, v in rhos.items()}
+        text = f"Spearman rho({self.x}, {self.y}) per {self.group}: " + ", ".join(
+            f"{k} {v:+.2f}" for k, v in rhos.items()
+        )
+        values = {"rho": rhos}
+        if min(signed.values()) >= self.min_rho:
+            return Judgement("yes", text + f" (needs {self.min_rho:g} in each)", values)
+        if np.nanmean(list(signed.values())) >= self.min_rho / 2:
+            return Judgement("partly", text + f" (yes needs {self.min_rho:g} in each)", values)
+        return Judgement("no", text + f" (needs {self.min_rho:g} in that direction)", values)
+
+
+@dataclass(frozen=True)
 class WithinFactor:
     """Two estimates of one quantity agree within a factor: max(a/b, b/a) <= ``factor``.
 

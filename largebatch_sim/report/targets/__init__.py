@@ -48,10 +48,10 @@ def family(paper: str, notebook: str) -> Callable[..., Target]:
 
 
 def _collect() -> dict[str, Target]:
-    from . import beyond, decentral, goyal, lars, mccandlish, nqm
+    from . import beyond, critical_batch, decentral, goyal, lars, mccandlish, nqm
 
     targets: dict[str, Target] = {}
-    for family in (goyal, lars, mccandlish, nqm, beyond, decentral):
+    for family in (goyal, lars, mccandlish, critical_batch, nqm, beyond, decentral):
         for target in family.TARGETS:
             if target.id in targets:
                 raise ValueError(f"target {target.id} is declared twice")
