@@ -192,3 +192,20 @@ def test_a_censored_median_is_censored_when_its_middle_seed_is():
     )
     assert median([400.0, 512, 512], ["", "above", "above"]) == (512.0, "above")
     assert median([np.nan, 300, 512], ["below", "", "above"]) == (300.0, "")
+
+
+def test_loss_along_keeps_the_original_members_after_compaction():
+    from largebatch_sim.data import BatchSampler, load_dataset
+    from largebatch_sim.nn.models import build_model
+    from largebatch_sim.optim import SGD
+    from largebatch_sim.train import train
+
+    data = load_dataset("digits")
+    model = build_model("mlp", data.in_shape, data.classes).init([0, 0, 0])
+    along = branches.LossAlong(data.x_test, data.y_test, 3)
+    rates = np.tile([0.05, 1e4, 0.1], (20, 1))  # member 1 diverges and leaves the ensemble
+    sampler = BatchSampler(data.x_train, data.y_train, 64, seeds=[0])
+    train(model, SGD(momentum=0.9), rates, sampler, eval_every=5, hooks=[along], progress=False)
+    assert model.ensemble == 2
+    last = along.records[-1][1]
+    assert last.shape == (3,) and np.isnan(last[1]) and np.isfinite(last[[0, 2]]).all()

@@ -67,14 +67,21 @@ class Snapshots(Hook):
 
 class LossAlong(Hook):
     """The loss of every member on a fixed set (x, y) before each evaluation of the loop: the
-    branch's trajectory, (step, losses (E,)) pairs on the host."""
+    branch's trajectory, (step, losses (E,)) pairs on the host, NaN for a member the loop has
+    dropped from the ensemble (``select_members``)."""
 
-    def __init__(self, x: Any, y: Any) -> None:
-        self.x, self.y = x, y
+    def __init__(self, x: Any, y: Any, ensemble: int) -> None:
+        self.x, self.y, self.ensemble = x, y, ensemble
+        self.members = np.arange(ensemble)  # the original member of each row
         self.records: list[tuple[int, np.ndarray]] = []
 
     def before_evaluation(self, step: int, model: Layer) -> None:
-        self.records.append((step + 1, evaluate(model, self.x, self.y)["test_loss"]))
+        losses = np.full(self.ensemble, np.nan)
+        losses[self.members] = evaluate(model, self.x, self.y)["test_loss"]
+        self.records.append((step + 1, losses))
+
+    def select_members(self, keep: np.ndarray) -> None:
+        self.members = self.members[keep]
 
 
 def _check_run(config: RunConfig) -> RunConfig:
@@ -203,7 +210,7 @@ def branch(spec: BranchSpec) -> pd.DataFrame:
                 start = float(evaluate(model, x_eval, y_eval)["test_loss"][0])
             steps = max(1, spec.examples // batch)
             rates = np.array([lr * f for _, f in members])
-            along = LossAlong(x_eval, y_eval)
+            along = LossAlong(x_eval, y_eval, len(members))
             out = train(
                 model,
                 build_optimizer(config),
