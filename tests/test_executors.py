@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 from threadpoolctl import threadpool_limits
 
-from largebatch_sim.runs import ResultCache, RunConfig, cache_key, results_frame, sweep
+from largebatch_sim.runs import (
+    ResultCache,
+    RunConfig,
+    cache_key,
+    code_version,
+    results_frame,
+    sweep,
+)
 from largebatch_sim.runs.executors import (
     DaskExecutor,
     LocalProcesses,
@@ -100,6 +107,10 @@ def test_a_worker_killed_mid_sweep_costs_only_its_unit(tmp_path, two_workers):
 def test_two_sweeps_at_once_into_one_cache_train_each_run_once(tmp_path, two_workers):
     cache = ResultCache(tmp_path)
     configs = grid(epochs=8, batches=(16, 24, 32, 40, 48))
+    # The sweeps below run in two threads of this process; CPython 3.11's ast.parse is not
+    # thread-safe ("AST constructor recursion depth mismatch"), so the code version it feeds
+    # (computed once per process, then cached) is computed before they start.
+    code_version()
     # A second cluster (one worker) stands for a second user's sweep, started at the same time.
     with LocalProcesses(workers=1, threads=1, poll_s=0.2) as other:
         other.client()
@@ -120,9 +131,10 @@ def test_two_sweeps_at_once_into_one_cache_train_each_run_once(tmp_path, two_wor
         "other": configs,
     }
     trained = [first.trained.get(k, 0) + other.trained.get(k, 0) for k in _keys(configs)]
-    # Each run trained once: a unit claimed by one sweep is left to it by the other.
+    # Each run trained once: a unit claimed by one sweep is left to it by the other. Which
+    # sweep trains which unit is a race (on a fast machine one may take them all), so only
+    # the sum is asserted; the claims themselves are tested one by one below.
     assert trained == [1] * len(configs)
-    assert first.trained and other.trained  # both sweeps did part of the work
     assert results_frame(outcomes["first"]).to_csv() == results_frame(outcomes["other"]).to_csv()
 
 
