@@ -44,6 +44,9 @@ class _AtSteps:
     def wants(self, step: int) -> bool:
         return step in self.steps or (self.every is not None and step % self.every == 0)
 
+    def before_step(self, step: int, model: Layer) -> None:
+        """Called before every step's forward pass, watched or not."""
+
     def before_update(self, step: int, model: Layer, grads: dict[str, Any]) -> None:
         """Called after backward, before the optimizer moves the weights."""
 
@@ -161,8 +164,10 @@ class NoiseScale(_AtSteps):
 
     The model must split its backward before the first watched step: pass ``model`` here (or
     call ``attach``, or ``model.set_grad_chunks(chunks)``) before training. Otherwise the first
-    ``before_update`` attaches it, warns, and records nothing for that step. Once attached,
-    every step's backward is chunked, watched or not (the cost is the same each step).
+    ``before_update`` attaches it, warns, and records nothing for that step. In the training
+    loop, ``before_step`` then splits the backward of watched steps only: a step it does not
+    watch costs what a plain step costs (``every=4`` pays a quarter of the per-step overhead
+    that BENCHMARKS.md measures).
 
     Batch norm couples the examples of each worker chunk. With it, G_c is exactly the gradient
     the chunk would get alone only when every noise chunk is a union of BN worker chunks
@@ -192,6 +197,11 @@ class NoiseScale(_AtSteps):
     def attach(self, model: Layer) -> None:
         """Make ``model``'s backward keep the norms of ``chunks`` chunk gradients."""
         model.set_grad_chunks(self.chunks)
+
+    def before_step(self, step: int, model: Layer) -> None:
+        wanted = self.chunks if self.wants(step) else None
+        if model.grad_chunks != wanted:  # the split is re-set only where it changes
+            model.set_grad_chunks(wanted)
 
     def before_update(self, step: int, model: Layer, grads: dict[str, Any]) -> None:
         if model.grad_chunks != self.chunks:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .nn.base import Layer, iter_layers
 from .nn.batchnorm import BatchNorm
 from .train import Hook
@@ -51,3 +53,6 @@ class PreciseBN(Hook):
         for layer in norms:
             layer.stop_precise_statistics()
         model.train()
+
+    def select_members(self, keep: np.ndarray) -> None:
+        """Nothing per member: the batches are shared by all members."""

@@ -63,6 +63,8 @@ class Instrument(Protocol):
 
     def wants(self, step: int) -> bool: ...
 
+    def before_step(self, step: int, model: Layer) -> None: ...
+
     def before_update(self, step: int, model: Layer, grads: dict[str, Any]) -> None: ...
 
     def after_update(self, step: int, model: Layer) -> None: ...
@@ -85,7 +87,10 @@ class Hook:
       dropped, whose train_loss would otherwise read as the 0 of a sum it no longer adds
       to). Return True to stop training after this evaluation.
 
-    The loop restores the model's training mode after ``before_evaluation``.
+    The loop restores the model's training mode after ``before_evaluation``. A hook that can
+    follow a compaction (the module's "Compaction") defines ``select_members(keep)``, even
+    where it holds nothing per member: there is no default, so a hook that never thought
+    about it turns compaction off rather than keeping rows of members that left.
     """
 
     def after_step(self, step: int, model: Layer, loss: Any) -> None:
@@ -97,10 +102,6 @@ class Hook:
     def at_evaluation(self, step: int, model: Layer, metrics: dict[str, np.ndarray]) -> bool:
         """Called at each evaluation; True requests a stop."""
         return False
-
-    def select_members(self, keep: np.ndarray) -> None:
-        """Keep the members at ``keep`` (see the module's "Compaction"); a hook holding
-        per-member state overrides this, one without any keeps the default."""
 
 
 class MemberSelectable(Protocol):
@@ -217,6 +218,8 @@ def train(
     model.train()
     for step in range(steps):
         x, y = sampler.next()
+        for inst in instruments.values():
+            inst.before_step(step, model)
         logits = model.forward(x)
         loss, dlogits = loss_fn(logits, y)
         model.backward(dlogits)

@@ -283,3 +283,33 @@ def test_noise_table_equal_on_cupy(on_backend, name):
     with on_backend("cupy"):
         gpu = table()
     pd.testing.assert_frame_equal(gpu, cpu, rtol=1e-10)
+
+
+def test_only_watched_steps_split_their_backward():
+    """In the loop, a step the instrument does not watch runs the plain backward."""
+    from largebatch_sim.data import BatchSampler, load_dataset
+    from largebatch_sim.optim import SGD
+    from largebatch_sim.train import Hook, train
+
+    class SplitAtEachStep(Hook):
+        def __init__(self) -> None:
+            self.seen: list[int | None] = []
+
+        def after_step(self, step, model, loss) -> None:
+            self.seen.append(model.grad_chunks)
+
+    data = load_dataset("digits")
+    model = build_model("mlp", data.in_shape, data.classes).init([0])
+    noise, spy = NoiseScale(4, every=3, model=model), SplitAtEachStep()
+    sampler = BatchSampler(data.x_train, data.y_train, 32, seeds=[0])
+    train(
+        model,
+        SGD(),
+        np.full((7, 1), 0.05),
+        sampler,
+        progress=False,
+        instruments={"noise": noise},
+        hooks=[spy],
+    )
+    assert spy.seen == [4, None, None, 4, None, None, 4]
+    assert noise.frame().step.tolist() == [0, 3, 6]

@@ -22,6 +22,9 @@ class WithoutSelection:
     def wants(self, step: int) -> bool:
         return False
 
+    def before_step(self, step: int, model) -> None:
+        pass
+
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame()
 
@@ -61,6 +64,19 @@ def test_survivors_of_a_compacted_ensemble_equal_the_uncompacted_run(make_optimi
     summary = compacted.summary.set_index("member")
     assert summary.loc[1, "diverged"] and not summary.loc[[0, 2], "diverged"].any()
     assert set(compacted.history.member) == {0, 2}  # rows keep the original indices
+
+
+def test_a_hook_without_select_members_turns_compaction_off():
+    """Hooks have no default: one that never declared how to follow a drop keeps every row."""
+    from largebatch_sim.train import Hook
+
+    class Watching(Hook):
+        def after_step(self, step, model, loss) -> None:
+            self.ensemble = model.ensemble
+
+    hook = Watching()
+    model, _ = _run(SGD(momentum=0.9), compact=True, hooks=[hook])
+    assert model.ensemble == hook.ensemble == 3
 
 
 def test_members_with_their_own_seeds_keep_their_batches_after_compaction():

@@ -18,7 +18,6 @@ from largebatch_sim.runs import (
     ResultCache,
     RunConfig,
     cache_key,
-    code_version,
     results_frame,
     sweep,
 )
@@ -107,10 +106,6 @@ def test_a_worker_killed_mid_sweep_costs_only_its_unit(tmp_path, two_workers):
 def test_two_sweeps_at_once_into_one_cache_train_each_run_once(tmp_path, two_workers):
     cache = ResultCache(tmp_path)
     configs = grid(epochs=8, batches=(16, 24, 32, 40, 48))
-    # The sweeps below run in two threads of this process; CPython 3.11's ast.parse is not
-    # thread-safe ("AST constructor recursion depth mismatch"), so the code version it feeds
-    # (computed once per process, then cached) is computed before they start.
-    code_version()
     # A second cluster (one worker) stands for a second user's sweep, started at the same time.
     with LocalProcesses(workers=1, threads=1, poll_s=0.2) as other:
         other.client()

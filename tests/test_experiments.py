@@ -105,11 +105,11 @@ def fresh_code_version():
     other test sees a version of a fake package."""
 
     def version() -> str:
-        run_cache.code_version.cache_clear()
+        run_cache._code_version.cache_clear()
         return run_cache.code_version()
 
     yield version
-    run_cache.code_version.cache_clear()
+    run_cache._code_version.cache_clear()
 
 
 def _write(package, files):
@@ -197,3 +197,13 @@ def test_the_cache_lists_and_prunes_by_code_version_and_age(tmp_path):
     assert not stale.parent.exists() and cache.load(TINY) is not None
     assert cache.prune(older_than_days=1) == 0
     assert cache.prune(older_than_days=0) == 1 and cache.versions().empty
+
+
+def test_code_version_is_safe_to_compute_from_threads(fresh_code_version):
+    """Sweeps in threads ask for it at once; ast.parse in CPython 3.11 is not thread-safe."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    run_cache._code_version.cache_clear()
+    with ThreadPoolExecutor(8) as pool:
+        versions = set(pool.map(lambda _: run_cache.code_version(), range(32)))
+    assert versions == {fresh_code_version()}

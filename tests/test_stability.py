@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from largebatch_sim.analysis.stability import RESULT_COLUMNS, largest_stable_lr, unstable_runs
+from largebatch_sim.analysis.stability import (
+    RESULT_COLUMNS,
+    boundary_lrs,
+    largest_stable_lr,
+    thresholds_by_setting,
+    unstable_runs,
+    with_plain_rows,
+)
 
 
 def _grid(cells):
@@ -214,3 +221,36 @@ def test_collapse_can_be_ignored_and_flags_may_be_ints():
 def test_bad_input_fails_with_a_clear_message(grid, kwargs, error, match):
     with pytest.raises(error, match=match):
         largest_stable_lr(grid, **kwargs)
+
+
+def _setting_grid():
+    rows = [  # (setting, batch, lr, seed, diverged)
+        ("SGD", 16, 0.1, 0, False),
+        ("SGD", 16, 0.2, 0, False),
+        ("SGD", 16, 0.4, 0, True),
+        ("SGD + warmup", 16, 0.1, 0, True),  # replaced by SGD's rows at the reference batch
+        ("SGD + warmup", 256, 0.4, 0, False),
+        ("SGD + warmup", 256, 0.8, 0, True),
+    ]
+    frame = pd.DataFrame(rows, columns=["setting", "batch", "lr", "seed", "diverged"])
+    return frame.assign(collapsed=False)
+
+
+def test_warmup_shares_the_plain_rows_at_the_reference_batch():
+    grid = with_plain_rows(_setting_grid(), 16, {"SGD + warmup": "SGD"})
+    warm = grid[(grid.setting == "SGD + warmup") & (grid.batch == 16)]
+    assert sorted(warm.lr) == [0.1, 0.2, 0.4] and not warm[warm.lr < 0.3].diverged.any()
+    t = thresholds_by_setting(grid).set_index(["setting", "batch"]).largest_stable_lr
+    assert t["SGD", 16] == t["SGD + warmup", 16] == 0.2 and t["SGD + warmup", 256] == 0.4
+
+
+def test_boundary_rates_and_a_second_seed_that_fails_there_lowers_the_threshold():
+    grid = with_plain_rows(_setting_grid(), 16, {"SGD + warmup": "SGD"})
+    t = thresholds_by_setting(grid)
+    sgd = t[(t.setting == "SGD") & (t.batch == 16)]
+    assert sorted(boundary_lrs(sgd)) == [0.2, 0.4]
+    failed = pd.DataFrame([("SGD", 16, 0.2, 1, True, False)], columns=grid.columns)
+    again = thresholds_by_setting(pd.concat([grid, failed]))
+    assert again.set_index(["setting", "batch"]).largest_stable_lr["SGD", 16] == 0.1
+    all_stable = thresholds_by_setting(grid[~grid.diverged])
+    assert list(boundary_lrs(all_stable[all_stable.setting == "SGD"])) == [0.2]  # censored

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -155,6 +156,45 @@ def largest_stable_lr(
     for b, group in per_lr.groupby("batch", sort=True):
         rows.append({"batch": b, **_read_threshold(group.lr.to_numpy(), group.unstable.to_numpy())})
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+
+
+def thresholds_by_setting(
+    grid: pd.DataFrame, setting: str = "setting", **rule: Any
+) -> pd.DataFrame:
+    """``largest_stable_lr`` of each ``setting``'s rows (in order of appearance), with the
+    setting as a column; ``rule`` goes to ``largest_stable_lr`` (``chance_loss`` etc.). Rows of
+    several seeds at one rate pool as that function says: the rate is stable when all are."""
+    return pd.concat(
+        [
+            largest_stable_lr(g, **rule).assign(**{setting: name})
+            for name, g in grid.groupby(setting, sort=False)
+        ],
+        ignore_index=True,
+    )
+
+
+def with_plain_rows(
+    grid: pd.DataFrame, batch: int, plain_of: dict[str, str], setting: str = "setting"
+) -> pd.DataFrame:
+    """``grid`` where each setting of ``plain_of`` takes, at ``batch``, the rows of its plain
+    counterpart ``plain_of[name]`` (replacing any it had there): SGD + warmup at the reference
+    batch is plain SGD, so the two share their runs there."""
+    at = grid.batch == batch
+    keep = grid[~(at & grid[setting].isin(list(plain_of)))]
+    copies = [
+        grid[at & (grid[setting] == plain)].assign(**{setting: name})
+        for name, plain in plain_of.items()
+    ]
+    return pd.concat([keep, *copies], ignore_index=True)
+
+
+def boundary_lrs(thresholds: pd.DataFrame) -> np.ndarray:
+    """The rates that decide the thresholds of ``largest_stable_lr``'s rows: each row's largest
+    stable rate and its first unstable one, where they exist: the two rates nearest the
+    threshold, where another seed is likeliest to move it (a rate further below seldom fails
+    where the one at the threshold held; rates above the first failure cannot raise it)."""
+    rates = thresholds[["largest_stable_lr", "first_unstable_lr"]].to_numpy(float).ravel()
+    return rates[np.isfinite(rates)]
 
 
 def _read_threshold(lrs: Sequence[float], unstable: Sequence[bool]) -> dict[str, object]:

@@ -24,10 +24,12 @@ import zipfile
 from importlib.metadata import version
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
 from ..atomic import atomic_write
+from ..validate import ParameterError
 from .dataset import Dataset
 from .paths import cache_dir
 
@@ -79,6 +81,13 @@ def cache_path(num_samples: int, train_split: float, seed: int, root: Path | Non
     return root / f"mnist1d-n{num_samples}-s{seed}-{digest}.npz"
 
 
+def check_num_samples(name: str, value: Any) -> int:
+    """MNIST-1D's size: ``make_dataset`` draws value / 10 examples of each of the 10 classes."""
+    if not isinstance(value, int | np.integer) or value < 10 or value % 10:
+        raise ParameterError(name, value, "a positive multiple of 10 (examples per class x 10)")
+    return int(value)
+
+
 def load_mnist1d(
     num_samples: int = 20480,
     train_split: float = 0.8,
@@ -93,11 +102,7 @@ def load_mnist1d(
     the default 20480 gives 16384 + 4096 (docs/DESIGN.md: batch sweeps use >= 20480). ``cache``
     reads and writes the on-disk cache (``cache_root`` overrides its folder).
     """
-    if not isinstance(num_samples, int | np.integer) or num_samples < 10 or num_samples % 10:
-        raise ValueError(
-            f"num_samples must be a positive multiple of 10 (examples per class x 10), "
-            f"got {num_samples!r}"
-        )
+    check_num_samples("num_samples", num_samples)
     if not isinstance(seed, int | np.integer) or not 0 <= seed < 2**32:
         raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
     n_train = int(num_samples * train_split) if isinstance(train_split, int | float) else -1

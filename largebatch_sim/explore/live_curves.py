@@ -40,6 +40,9 @@ class LiveCurves(Hook):
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=["member", "step", "metric", "value"])
 
+    def select_members(self, keep: np.ndarray) -> None:
+        """Nothing per row: the metrics arrive indexed by the original members."""
+
     def at_evaluation(self, step: int, model: Any, metrics: dict[str, np.ndarray]) -> bool:
         for name in METRICS:
             if name in metrics:

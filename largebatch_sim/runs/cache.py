@@ -6,6 +6,7 @@ import ast
 import hashlib
 import json
 import pickle
+import threading
 import time
 from functools import cache
 from pathlib import Path
@@ -82,11 +83,19 @@ def _resolve(parts: list[str], package: Path) -> list[str]:
     return [str(p.relative_to(package)) for p in [*enclosing, target] if p.is_file()]
 
 
-@cache
+_VERSION_LOCK = threading.Lock()  # CPython 3.11's ast.parse is not thread-safe
+
+
 def code_version(entry: str = TRAINING_ENTRY) -> str:
     """A hash of the sources ``entry`` imports (by default those a training run imports):
     changing any of them invalidates the cache; editing anything else (analysis, plots,
-    verdicts) does not."""
+    verdicts) does not. Computed once per process; safe to call from sweeps in threads."""
+    with _VERSION_LOCK:
+        return _code_version(entry)
+
+
+@cache
+def _code_version(entry: str) -> str:
     digest = hashlib.sha256()
     for rel in imported_modules(entry, package=PACKAGE):
         digest.update(rel.encode() + b"\0" + (PACKAGE / rel).read_bytes())

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..data import DATASETS
 from ..data.augment import AUGMENTABLE
+from ..data.mnist1d import check_num_samples
 from ..data.registry import GENERATED, SYNTHETIC, TRAIN_FRACTION
 from ..data.sampler import WORKER_SHUFFLES
 from ..nn.models import MODELS
@@ -180,12 +181,8 @@ class RunConfig:
                 f"None for {self.data!r}: only the generated sets "
                 f"{GENERATED} have a size to choose",
             )
-        if self.data == "mnist1d" and self.data_size is not None and self.data_size % 10:
-            raise ParameterError(
-                "data_size",
-                self.data_size,
-                "a multiple of 10 for mnist1d (examples per class x 10)",
-            )
+        if self.data == "mnist1d" and self.data_size is not None:
+            check_num_samples("data_size", self.data_size)
         train_examples = None if self.data_size is None else int(self.data_size * TRAIN_FRACTION)
         if train_examples is not None and not self.fresh_samples and self.batch > train_examples:
             raise ParameterError(
