@@ -8,7 +8,7 @@ Norms are per parameter tensor and per ensemble member (every axis but the first
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -130,15 +130,16 @@ def chunk_sq_norms(model: Layer) -> Any:
     g_c is chunk c's contribution to the gradient of the global-mean loss, all parameters
     concatenated (``Layer.set_grad_chunks``); k g_c is the chunk's gradient of its own mean
     loss. Raises when the last backward kept no chunk norms."""
-    total = None
-    for layer in iter_layers(model):
-        for norms in layer.chunk_sq_norms.values():
-            total = norms if total is None else total + norms
-    if total is None:
+    return _summed_chunk_norms(iter_layers(model))
+
+
+def _summed_chunk_norms(layers: Iterable[Layer]) -> Any:
+    norms = [n for layer in layers for n in layer.chunk_sq_norms.values()]
+    if not norms:
         raise ValueError(
             "no chunk norms: call model.set_grad_chunks(k) with k > 1 before forward/backward"
         )
-    return total
+    return backend.get_array_module(norms[0]).stack(norms).sum(axis=0)
 
 
 def chunk_batch(model: Layer) -> int:
@@ -191,6 +192,8 @@ class NoiseScale(_AtSteps):
         if model is not None and not isinstance(model, Layer):
             raise ParameterError("model", model, "None or the Layer to measure")
         self._rows: list[tuple[int, Any, Any, int]] = []
+        self._model: Layer | None = None
+        self._layers: tuple[Layer, ...] = ()
         if model is not None:
             self.attach(model)
 
@@ -212,13 +215,15 @@ class NoiseScale(_AtSteps):
                 stacklevel=2,
             )
             return
-        per_chunk = chunk_sq_norms(model)  # (E, k)
-        k = self.chunks
-        g_small_sq = (k * k) * per_chunk.mean(axis=1)
+        if self._model is not model:  # the layers, once: walking the tree each step costs
+            self._model, self._layers = model, tuple(iter_layers(model))
+        per_chunk = _summed_chunk_norms(self._layers)  # (E, k)
         xp = backend.get_array_module(per_chunk)
+        g_small_sq = self.chunks * per_chunk.sum(axis=1)  # k^2 mean_c |g_c|^2
         E = per_chunk.shape[0]  # one dot product over all parameters: 3x faster than one each
         g_big_sq = sq_norms(xp.concatenate([g.reshape(E, -1) for g in grads.values()], axis=1), 1)
-        self._rows.append((step, g_small_sq, g_big_sq, chunk_batch(model)))
+        batch = max(layer.chunk_batch for layer in self._layers)
+        self._rows.append((step, g_small_sq, g_big_sq, batch))
 
     def frame(self) -> pd.DataFrame:
         """Tidy table: step, member, g_small_sq, g_big_sq, b_small, b_big."""

@@ -260,6 +260,16 @@ class FlatThenRise:
         return Judgement(verdict, text + f" (needs {self.min_flat} flat and a rise)", values)
 
 
+def _rank_correlation(table: pd.DataFrame, x: str, y: str) -> tuple[float, int]:
+    """Spearman's rho over the rows where ``x`` and ``y`` are both finite, and their count
+    (rho NaN below two rows)."""
+    pairs = table[[x, y]].astype(float)
+    pairs = pairs[np.isfinite(pairs).all(axis=1)]
+    if len(pairs) < 2:
+        return float("nan"), len(pairs)
+    return float(spearmanr(pairs[x], pairs[y]).statistic), len(pairs)
+
+
 @dataclass(frozen=True)
 class Trend:
     """``y`` moves with ``x`` in ``direction``: Spearman's rank correlation rho.
@@ -287,16 +297,12 @@ class Trend:
 
     def judge(self, table: pd.DataFrame) -> Judgement:
         _require(table, (self.x, self.y), "Trend")
-        pairs = table[[self.x, self.y]].astype(float)
-        pairs = pairs[np.isfinite(pairs).all(axis=1)]
-        if len(pairs) < self.min_points:
-            return Judgement(
-                UNRESOLVED, f"needs {self.min_points} defined points, has {len(pairs)}"
-            )
-        rho = float(spearmanr(pairs[self.x], pairs[self.y]).statistic)
+        rho, points = _rank_correlation(table, self.x, self.y)
+        if points < self.min_points:
+            return Judgement(UNRESOLVED, f"needs {self.min_points} defined points, has {points}")
         signed = _sign(self.direction) * rho
-        text = f"Spearman rho({self.x}, {self.y}) = {rho:+.2f} over {len(pairs)} points"
-        values = {"rho": rho, "points": len(pairs)}
+        text = f"Spearman rho({self.x}, {self.y}) = {rho:+.2f} over {points} points"
+        values = {"rho": rho, "points": points}
         if signed >= self.min_rho:
             return Judgement("yes", text + f" (needs {self.min_rho:g})", values)
         if signed >= self.min_rho / 2:
@@ -337,10 +343,9 @@ class TrendPerGroup:
         _require(table, (self.group, self.x, self.y), "TrendPerGroup")
         rhos = {}
         for name, g in table.groupby(self.group, sort=False):
-            pairs = g[[self.x, self.y]].astype(float)
-            pairs = pairs[np.isfinite(pairs).all(axis=1)]
-            if len(pairs) >= self.min_points:
-                rhos[name] = float(spearmanr(pairs[self.x], pairs[self.y]).statistic)
+            rho, points = _rank_correlation(g, self.x, self.y)
+            if points >= self.min_points:
+                rhos[name] = rho
         if not rhos:
             return Judgement(
                 UNRESOLVED, f"needs {self.min_points} defined points in some {self.group}"
