@@ -45,7 +45,8 @@ TARGETS = (
         "The ratio ||w|| / ||grad w|| spreads widely across layers, so one global rate cannot "
         "suit every layer.",
         "weight ratios 5.76 (conv1) to 1345 (fc6): a 234x spread; biases 8.5 to 117.",
-        "ratios of the LRN net's weight tensors after one step (defined ratios only).",
+        "ratios of the LRN net's weight tensors after one step, each tensor's median over the "
+        "seeds (defined ratios only).",
         Spread(min_ratio=50),
     ),
     _target(
@@ -53,7 +54,8 @@ TARGETS = (
         "the ratios over training",
         "The ratios are high at first and fall within the first epochs.",
         "qualitative.",
-        "fraction of weight tensors whose ratio at the end is below half its value at step 0.",
+        "fraction of weight tensors (both nets, every seed) whose ratio at the end is below "
+        "half its value at step 0.",
         InRange(0.75, 1.0, slack=0.25, name="fraction of tensors whose ratio fell 2x"),
     ),
     _target(
@@ -121,8 +123,9 @@ TARGETS = (
         "Without BN the largest stable rate stays flat as the batch grows, even with warmup; "
         "with BN it grows.",
         "4k LRN diverges above 0.06 even with warmup.",
-        "largest stable lr per batch (every smaller tried rate stable): growth in octaves "
-        "from the smallest to the largest batch, LRN + warmup and BN.",
+        "largest stable lr per batch (every smaller tried rate stable; a rate is stable when "
+        "all its runs are, the two rates nearest each threshold run on every seed): growth in "
+        "octaves from the smallest to the largest batch, LRN + warmup and BN.",
         AllOf(
             (
                 ("LRN flat", InRange(-1.0, 1.0, slack=1.0, name="LRN + warmup growth (octaves)")),
