@@ -78,6 +78,10 @@ def test_only_parameter_only_models_branch():
         branches.BranchSpec(run=RUN, checkpoints=(1,), batches=(8, 16), lrs=(0.1,), examples=8)
     with pytest.raises(ParameterError, match="spec"):
         branches.cached(RUN)
+    with pytest.raises(ParameterError, match="extend_rounds"):
+        branches.BranchSpec(
+            run=RUN, checkpoints=(1,), batches=(8,), lrs=(0.1,), examples=8, extend_rounds=-1
+        )
 
 
 def _branch_table(eta_of_batch, batches=(16, 32, 64, 128, 256, 512), seeds=(1, 2)):
@@ -209,3 +213,31 @@ def test_loss_along_keeps_the_original_members_after_compaction():
     assert model.ensemble == 2
     last = along.records[-1][1]
     assert last.shape == (3,) and np.isnan(last[1]) and np.isfinite(last[[0, 2]]).all()
+
+
+def test_the_rate_grid_is_extended_beyond_an_edge_where_a_seed_is_best_there():
+    tried = [(1, 0.5, 3.0), (1, 1.0, 2.0), (1, 2.0, 1.0), (2, 0.5, 1.5), (2, 1.0, 2.0)]
+    grid = (0.5, 1.0, 2.0)
+    assert branches._beyond_the_edges(tried, grid) == (0.25, 4.0)  # seed 2 low, seed 1 high
+    inside = [(1, 0.5, 3.0), (1, 1.0, 1.0), (1, 2.0, 2.0)]
+    assert branches._beyond_the_edges(inside, grid) == ()
+    assert branches._beyond_the_edges([(1, 1.0, 1.0)], (1.0,)) == ()  # a fixed rate
+
+
+def test_a_branch_whose_best_rate_is_at_the_top_tries_larger_ones():
+    # rates far too small: the largest tried always learns fastest, so the grid grows twice
+    spec = branches.BranchSpec(
+        run=RUN,
+        checkpoints=(10,),
+        batches=(32,),
+        lrs=(1e-4,),
+        examples=64,
+        lr_factors=(0.5, 1.0, 2.0),
+        seeds=(1,),
+        eval_examples=256,
+        extend_rounds=2,
+    )
+    table = branches.branch(spec)
+    assert sorted(table.lr_factor.unique()) == [0.5, 1.0, 2.0, 4.0, 8.0]
+    progress = branches.progress_per_batch(table)
+    assert progress.best_lr.iloc[0] == pytest.approx(8e-4) and progress.lr_at_edge.iloc[0]

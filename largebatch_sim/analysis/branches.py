@@ -149,7 +149,12 @@ class BranchSpec:
     """Branches from ``checkpoints`` (steps) of the run ``run``: at each batch of ``batches``
     (centre rate ``lrs[i]``, tried at ``lr_factors`` times it), on ``seeds`` data orders, each
     trained on ``examples`` examples (``examples // B`` steps, at least one) and evaluated on
-    the first ``eval_examples`` training examples at ``points`` evenly spaced steps."""
+    the first ``eval_examples`` training examples at ``points`` evenly spaced steps.
+
+    Where some seed's best factor is the largest or the smallest tried, the grid is extended one
+    step beyond that edge (the ratio of the two outermost factors), up to ``extend_rounds``
+    times per batch and direction: a best rate at an edge of the grid is not known to be best.
+    A single factor is a fixed rate, never extended."""
 
     run: RunConfig
     checkpoints: tuple[int, ...]
@@ -160,6 +165,7 @@ class BranchSpec:
     seeds: tuple[int, ...] = (1, 2, 3)
     eval_examples: int = 2048
     points: int = 8
+    extend_rounds: int = 2
 
     def __post_init__(self) -> None:
         _check_run(self.run)
@@ -177,6 +183,7 @@ class BranchSpec:
         check_integer("examples", self.examples, low=1)
         check_integer("eval_examples", self.eval_examples, low=1)
         check_integer("points", self.points, low=1)
+        check_integer("extend_rounds", self.extend_rounds, low=0)
         factors = check_sequence("lr_factors", self.lr_factors, rate, min_length=1)
         object.__setattr__(self, "lr_factors", factors)
         seeds = check_sequence("seeds", self.seeds, check_integer, min_length=1)
@@ -201,45 +208,100 @@ def branch(spec: BranchSpec) -> pd.DataFrame:
         loss_run = float(window.value.iloc[0]) if len(window) else np.nan
         start = None
         for batch, lr in zip(spec.batches, spec.lrs, strict=True):
-            members = [(s, f) for s in spec.seeds for f in spec.lr_factors]
-            model = build_model(config.model, data.in_shape, data.classes)
-            model.init([0] * len(members), dtype=np.dtype(config.dtype))
-            for name, p in model.named_params().items():  # every member from the checkpoint
-                p[...] = backend.asarray(params[checkpoint][name], dtype=model.dtype)
-            if start is None:
-                start = float(evaluate(model, x_eval, y_eval)["test_loss"][0])
-            steps = max(1, spec.examples // batch)
-            rates = np.array([lr * f for _, f in members])
-            along = LossAlong(x_eval, y_eval, len(members))
-            out = train(
-                model,
-                build_optimizer(config),
-                np.tile(rates, (steps, 1)),
-                _sampler(config, data, batch, [s for s, _ in members]),
-                eval_every=max(1, steps // spec.points),
-                divergence_factor=config.divergence_factor,
-                hooks=[along],
-                progress=False,
-                loss_fn=_loss_fn(config),
-            )
-            bad = out.summary.diverged.to_numpy() | out.summary.collapsed.to_numpy()
-            for step, losses in along.records:
-                for e, (seed, factor) in enumerate(members):
-                    rows.append(
-                        dict(
-                            checkpoint=checkpoint,
-                            run_loss=loss_run,
-                            batch=batch,
-                            seed=seed,
-                            lr=lr * factor,
-                            lr_factor=factor,
-                            steps=steps,
-                            step=step,
-                            loss_start=start,
-                            loss=np.nan if bad[e] else float(losses[e]),
+            factors, tried = spec.lr_factors, []
+            for _ in range(spec.extend_rounds + 1):
+                members = [(s, f) for s in spec.seeds for f in factors]
+                model = _from_checkpoint(config, data, params[checkpoint], len(members))
+                if start is None:
+                    start = float(evaluate(model, x_eval, y_eval)["test_loss"][0])
+                steps = max(1, spec.examples // batch)
+                records = _train_branch(
+                    config,
+                    data,
+                    model,
+                    batch,
+                    [(s, lr * f) for s, f in members],
+                    steps,
+                    (x_eval, y_eval),
+                    spec.points,
+                )
+                for step, losses in records:
+                    for e, (seed, factor) in enumerate(members):
+                        rows.append(
+                            dict(
+                                checkpoint=checkpoint,
+                                run_loss=loss_run,
+                                batch=batch,
+                                seed=seed,
+                                lr=lr * factor,
+                                lr_factor=factor,
+                                steps=steps,
+                                step=step,
+                                loss_start=start,
+                                loss=float(losses[e]),
+                            )
                         )
-                    )
+                tried += [
+                    (s, f, loss) for (s, f), loss in zip(members, records[-1][1], strict=True)
+                ]
+                factors = _beyond_the_edges(tried, spec.lr_factors)
+                if not factors:
+                    break
     return pd.DataFrame(rows)
+
+
+def _from_checkpoint(config: RunConfig, data: Any, params: dict[str, Any], members: int) -> Layer:
+    """An ensemble of ``members`` copies of the checkpoint's model."""
+    model = build_model(config.model, data.in_shape, data.classes)
+    model.init([0] * members, dtype=np.dtype(config.dtype))
+    for name, p in model.named_params().items():
+        p[...] = backend.asarray(params[name], dtype=model.dtype)
+    return model
+
+
+def _train_branch(
+    config: RunConfig,
+    data: Any,
+    model: Layer,
+    batch: int,
+    members: Sequence[tuple[int, float]],
+    steps: int,
+    eval_set: tuple[Any, Any],
+    points: int,
+) -> list[tuple[int, np.ndarray]]:
+    """Train ``model``'s members ((seed, rate) each) for ``steps`` steps at ``batch``: the
+    (step, losses on ``eval_set``) records, NaN for a member that diverged or collapsed."""
+    along = LossAlong(*eval_set, len(members))
+    out = train(
+        model,
+        build_optimizer(config),
+        np.tile(np.array([rate for _, rate in members]), (steps, 1)),
+        _sampler(config, data, batch, [seed for seed, _ in members]),
+        eval_every=max(1, steps // points),
+        divergence_factor=config.divergence_factor,
+        hooks=[along],
+        progress=False,
+        loss_fn=_loss_fn(config),
+    )
+    bad = out.summary.diverged.to_numpy() | out.summary.collapsed.to_numpy()
+    return [(step, np.where(bad, np.nan, losses)) for step, losses in along.records]
+
+
+def _beyond_the_edges(
+    tried: Sequence[tuple[int, float, float]], factors: Sequence[float]
+) -> tuple[float, ...]:
+    """The factors one step beyond the tried grid's edges where some seed's best (lowest final
+    loss) sits at that edge; none for a single factor (a fixed rate)."""
+    if len(factors) < 2:
+        return ()
+    ordered = sorted(factors)
+    up, down = ordered[-1] / ordered[-2], ordered[1] / ordered[0]
+    table = pd.DataFrame(tried, columns=["seed", "factor", "loss"]).dropna()
+    if table.empty:
+        return ()
+    lo, hi = min(f for _, f, _ in tried), max(f for _, f, _ in tried)
+    best = table.loc[table.groupby("seed").loss.idxmin(), "factor"]
+    return tuple([lo / down] * bool((best == lo).any()) + [hi * up] * bool((best == hi).any()))
 
 
 def cached(spec: BranchSpec) -> pd.DataFrame:
@@ -274,11 +336,11 @@ def progress_per_batch(table: pd.DataFrame) -> pd.DataFrame:
 
     ``run_loss`` and ``loss_start`` are kept."""
     final = table[table.step == table.steps]
-    factors = np.sort(table.lr_factor.unique())
     rows = []
     for (checkpoint, seed, batch), g in final.groupby(["checkpoint", "seed", "batch"]):
         ok = g.dropna(subset=["loss"])
         best = ok.loc[ok.loss.idxmin()] if len(ok) else None
+        factors = (g.lr_factor.min(), g.lr_factor.max())  # the grid as extended for this batch
         rows.append(
             dict(
                 checkpoint=checkpoint,
@@ -287,7 +349,7 @@ def progress_per_batch(table: pd.DataFrame) -> pd.DataFrame:
                 run_loss=g.run_loss.iloc[0],
                 loss_start=g.loss_start.iloc[0],
                 best_lr=np.nan if best is None else best.lr,
-                lr_at_edge=best is not None and best.lr_factor in (factors[0], factors[-1]),
+                lr_at_edge=best is not None and best.lr_factor in factors,
                 loss_end=np.nan if best is None else best.loss,
                 examples=g.steps.iloc[0] * batch,
             )
