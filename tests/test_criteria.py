@@ -131,6 +131,13 @@ def test_an_unresolved_match_names_the_seeds_that_would_resolve_it():
     )
 
 
+def test_a_gap_on_the_tolerance_itself_names_no_seed_count():
+    crit = C.Match("a", "b", tolerance=1.0)
+    judged = crit.judge(_groups({"a": 0.999, "b": 0.0}, spread=0.6))
+    assert judged.verdict == "not resolved" and judged.values["seeds_to_resolve"] > 10_000
+    assert "sits on the tolerance" in judged.reason and "about" not in judged.reason
+
+
 def test_flat_then_rise_counts_only_contiguous_flat_points():
     crit = C.FlatThenRise(tolerance=0.5, rise=2.0, min_flat=2)
     table = _groups({32: 2.0, 64: 2.2, 128: 4.0, 256: 9.0}, spread=0.05).rename(
