@@ -38,6 +38,25 @@ def test_best_per_batch_picks_the_fastest_rate():
     assert best.steps.tolist() == [round(100 + 1e4 / b) for b in BATCHES]
 
 
+def test_steps_over_seeds_take_the_median_at_the_chosen_rate():
+    hyperbola = lambda b: 100 + 1e4 / b  # noqa: E731
+    chosen = fake_curves(hyperbola).assign(seed=0)
+    best = cb.best_per_batch(chosen, {"t": (TARGET,)})
+    cells = cb.best_cells(best)
+    assert len(cells) == len(BATCHES) and set(cells.lr) == {0.2}
+    # two more seeds at the chosen rate: one 20 % slower, one that never reaches the target
+    slower = fake_curves(lambda b: 1.2 * hyperbola(b), lrs=(0.2,)).assign(seed=1)
+    never = fake_curves(hyperbola, lrs=(0.2,)).assign(seed=2, value=5.0)
+    seeded = cb.best_over_seeds(best, pd.concat([chosen, slower, never]))
+    assert (seeded.seeds == 3).all()
+    np.testing.assert_allclose(seeded.steps, seeded.steps_lo * 1.2, rtol=0.02)  # the median
+    np.testing.assert_allclose(seeded.steps_chosen, best.steps)
+    assert (seeded.examples == seeded.steps * seeded.batch).all()
+    # most seeds never reaching the target leave the cell without steps
+    mostly_never = cb.best_over_seeds(best, pd.concat([chosen, never, never.assign(seed=3)]))
+    assert mostly_never.steps.isna().all() and mostly_never.steps_lo.notna().all()
+
+
 def test_mf1_hyperbola_present_and_absent():
     _, fronts, _ = fronts_of(lambda b: 100 * (1 + 100 / b))
     assert targets.judge("M-F1", cb.mf1_tables(fronts)).verdict == "yes"

@@ -69,6 +69,48 @@ def best_per_batch(curves: pd.DataFrame, targets: Mapping[str, Sequence[float]])
     return pd.DataFrame(rows)
 
 
+def best_cells(best: pd.DataFrame) -> pd.DataFrame:
+    """The distinct (task, batch, lr) cells that are some target's best rate in ``best``: the
+    runs to repeat on more seeds."""
+    cells = best.dropna(subset=["best_lr"])[["task", "batch", "best_lr"]]
+    return cells.drop_duplicates().rename(columns={"best_lr": "lr"}).reset_index(drop=True)
+
+
+def best_over_seeds(best: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    """``best`` (each rate chosen on one seed) with its steps read on every seed of ``curves``
+    (column ``seed``) at that rate: ``steps`` becomes the median over the seeds, ``examples``
+    = batch x steps; ``seeds`` counts them, ``steps_lo`` / ``steps_hi`` give their range, and
+    ``steps_chosen`` keeps the choosing seed's. A seed that never reaches the target counts as
+    infinitely slow, so the median is NaN unless most seeds reach it.
+
+    The choosing seed's steps are the fewest of its grid, so biased low by the choice; the other
+    seeds at that rate are not chosen, and the median tempers the winner's curse."""
+    out = best.copy()
+    columns = {"steps_chosen": [], "steps_lo": [], "steps_hi": [], "seeds": [], "steps": []}
+    for r in best.itertuples(index=False):
+        per_seed = np.array([])
+        if np.isfinite(r.best_lr):
+            at = curves[
+                (curves.task == r.task)
+                & (curves.batch == r.batch)
+                & np.isclose(curves.lr.to_numpy(float), r.best_lr)
+            ]
+            per_seed = np.array(
+                [steps_to(c.sort_values("step"), r.target) for _, c in at.groupby("seed")]
+            )
+        reached = per_seed[np.isfinite(per_seed)]
+        median = float(np.median(np.where(np.isfinite(per_seed), per_seed, np.inf)))
+        columns["steps_chosen"].append(r.steps)
+        columns["steps_lo"].append(reached.min() if reached.size else np.nan)
+        columns["steps_hi"].append(reached.max() if reached.size else np.nan)
+        columns["seeds"].append(per_seed.size)
+        columns["steps"].append(median if per_seed.size and np.isfinite(median) else np.nan)
+    for name, values in columns.items():
+        out[name] = values
+    out["examples"] = out.steps * out.batch
+    return out
+
+
 def pareto_table(
     best: pd.DataFrame, se: str = "covariance", n_boot: int = 1000
 ) -> tuple[pd.DataFrame, dict[tuple[str, float], fits.ParetoFit]]:
