@@ -281,3 +281,29 @@ def test_bad_parameter_fails_before_compute(tmp_path):
             progress_bar=False,
             parameters=dict(profile="huge", out_dir=str(tmp_path)),
         )
+
+
+MAX_CELL_LINES = 60  # docs/DESIGN.md: a notebook is thin, "no code cell over about 60 lines"
+
+
+def test_notebooks_are_thin():
+    """Every code cell is at most MAX_CELL_LINES long, and no function is defined (``def
+    name(``, at any indentation) in two notebooks: shared machinery lives in the library."""
+    import re
+
+    import nbformat
+
+    long_cells, defined = [], {}
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            lines = len(cell.source.splitlines())
+            if lines > MAX_CELL_LINES:
+                long_cells.append(f"{path.stem} cell {index}: {lines} lines")
+            for name in re.findall(r"^\s*def\s+(\w+)\s*\(", cell.source, re.MULTILINE):
+                defined.setdefault(name, set()).add(path.stem)
+    assert not long_cells, long_cells
+    twice = {name: sorted(where) for name, where in defined.items() if len(where) > 1}
+    assert not twice, f"functions defined in more than one notebook: {twice}"

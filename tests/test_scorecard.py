@@ -49,6 +49,18 @@ def test_record_verdict_takes_the_verdict_from_the_registry(tmp_path):
     assert row.paper.startswith("about 90 %") and row.profile == "smoke"
 
 
+def test_recorder_binds_folder_profile_and_seeds(tmp_path):
+    record = scorecard.recorder(tmp_path, "smoke", seeds=3)
+    judged = record("G-F8", pd.DataFrame({"value": [0.5]}), "modelled efficiency", "50 %")
+    assert judged.verdict == "no"
+    record("G-F7", pd.DataFrame({"value": [0.5]}), "x", "y", seeds=5)  # a per-call seed count
+    rows = pd.read_csv(tmp_path / "summary.csv", dtype=str).set_index("target")
+    assert rows.loc["G-F8", "seeds"] == "3" and rows.loc["G-F7", "seeds"] == "5"
+    assert (rows.profile == "smoke").all()
+    with pytest.raises(TypeError, match="seed count"):
+        scorecard.recorder(tmp_path, "smoke")("G-F8", pd.DataFrame(), "", "")
+
+
 def test_unknown_target_is_refused_before_recording(tmp_path):
     with pytest.raises(KeyError, match="unknown target"):
         scorecard.record_verdict(

@@ -9,10 +9,13 @@ never turned into a number.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from .noise import noise_scale_frame
 
 
 def window_b_simple(frame: pd.DataFrame) -> float:
@@ -80,3 +83,78 @@ def mf16_table(fixed: pd.DataFrame, adaptive: pd.DataFrame, r: float) -> pd.Data
             )
         )
     return pd.concat(parts, ignore_index=True)
+
+
+def noise_curve(
+    results: Sequence[Any], best: pd.DataFrame, n_targets: int
+) -> tuple[Any, pd.DataFrame]:
+    """M-F-curve's run and its noise scale over training.
+
+    Among ``results`` (one task's sweep), the runs that carry the noise instrument and did not
+    diverge share one batch; the one chosen is the run whose lr is nearest (in log) to that
+    batch's best lr for the middle target (fewest steps, ``critical_batch.best_per_batch``:
+    ``best`` holds the task's rows, one per target in order; its first resolved one from the
+    middle on). Without any resolved target the first noise run's lr is used. Returns the run
+    and ``noise.noise_scale_frame`` of its measurements, each joined with the training loss of
+    the window it falls in (``train_loss``: the records close each window).
+    """
+    noisy = [r for r in results if r.config.noise_chunks and not r.diverged]
+    b = noisy[0].config.batch
+    mid = best[best.batch == b].iloc[n_targets // 2 :]
+    lr = mid.best_lr.dropna().iloc[0] if mid.best_lr.notna().any() else noisy[0].config.lr
+    chosen = min(noisy, key=lambda r: abs(np.log(r.config.lr / lr)))
+    frame = noise_scale_frame(chosen.instruments["noise"])
+    loss = chosen.history[chosen.history.metric == "train_loss"][["step", "value"]]
+    frame = pd.merge_asof(
+        frame.sort_values("step"),
+        loss.rename(columns={"value": "train_loss"}),
+        on="step",
+        direction="forward",
+    )
+    return chosen, frame
+
+
+def curve_summary(task: str, chosen: Any, frame: pd.DataFrame, chunks: int) -> dict[str, Any]:
+    """One row of M-F-curve's table: B_simple at the start (median of the valid EMA points of
+    the first 5 % of measurements), its mean over the valid points and at the end (median of
+    the last 5 % of valid points), the loss at both ends, and the counts of raw |G|^2
+    estimates <= 0 and of unresolved EMA points. ``chunks``: the instrument's split,
+    B_small = B / chunks."""
+    ok = frame[frame.valid]
+    n = len(frame)
+    start = frame.iloc[: max(1, n // 20)]
+    return dict(
+        task=task,
+        lr=chosen.config.lr,
+        batch=chosen.config.batch,
+        b_small=chosen.config.batch // chunks,
+        B_simple_start=start[start.valid].b_simple.median(),
+        B_simple_mean=ok.b_simple.mean(),
+        B_simple_end=ok.b_simple.iloc[-max(1, n // 20) :].median(),
+        loss_start=frame.train_loss.iloc[0],
+        loss_end=frame.train_loss.iloc[-1],
+        raw_g2_nonpositive=int((frame.g2_est <= 0).sum()),
+        unresolved=int((~frame.valid).sum()),
+        measurements=n,
+    )
+
+
+def temperature_summary(label: str, result: Any, lr_end: float) -> dict[str, Any]:
+    """One row of M-F15's table for a run with the noise instrument: B_simple over the window
+    [0.4, 0.5) of its steps (before a half-time drop) and over its last quarter, each the ratio
+    of the window's mean estimates (mean tr(Sigma) / mean |G|^2), the fraction of raw |G|^2
+    estimates <= 0 in the last quarter and the final training loss."""
+    fr = noise_scale_frame(result.instruments["noise"])
+    last = fr.step.max()
+    half = fr[(fr.step < last / 2) & (fr.step >= 0.4 * last)]
+    tail = fr[fr.step >= 0.75 * last]
+    loss = result.history[result.history.metric == "train_loss"].value
+    return dict(
+        run=label,
+        lr_end=lr_end,
+        B_simple_before=half.trace_est.mean() / half.g2_est.mean(),
+        B_simple_last_quarter=tail.trace_est.mean() / tail.g2_est.mean(),
+        raw_g2_nonpositive_last_quarter=float((tail.g2_est <= 0).mean()),
+        train_loss_end=float(loss.iloc[-1]),
+        diverged=result.diverged,
+    )

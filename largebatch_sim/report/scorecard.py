@@ -14,7 +14,7 @@ import fcntl
 import hashlib
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -78,6 +78,32 @@ def record_verdict(
     )
     record(out_dir, [row])
     return judgement
+
+
+def recorder(
+    out_dir: str | Path, profile: str, seeds: int | str | None = None
+) -> Callable[..., Judgement]:
+    """``record_verdict`` bound to a notebook's output folder, profile and seed count.
+
+    The notebooks call the result as ``record(target_id, table, compared, ours)``, or with
+    ``seeds=`` where a target's runs have another number of seeds than the default (which
+    must then be given on every call when ``seeds`` is None).
+    """
+
+    def record(
+        target_id: str,
+        table: pd.DataFrame | Mapping[str, pd.DataFrame],
+        compared: str,
+        ours: str,
+        seeds: int | str | None = seeds,
+    ) -> Judgement:
+        if seeds is None:
+            raise TypeError(f"{target_id}: no seed count given and no default for this notebook")
+        return record_verdict(
+            out_dir, target_id, table, compared=compared, ours=ours, profile=profile, seeds=seeds
+        )
+
+    return record
 
 
 def record(out_dir: str | Path, rows: Iterable[Mapping[str, str]]) -> pd.DataFrame:
