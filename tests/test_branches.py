@@ -241,3 +241,10 @@ def test_a_branch_whose_best_rate_is_at_the_top_tries_larger_ones():
     assert sorted(table.lr_factor.unique()) == [0.5, 1.0, 2.0, 4.0, 8.0]
     progress = branches.progress_per_batch(table)
     assert progress.best_lr.iloc[0] == pytest.approx(8e-4) and progress.lr_at_edge.iloc[0]
+
+
+def test_the_multiplicative_spread_is_a_factor_over_the_defined_values():
+    assert cbd.multiplicative_spread(pd.Series([100.0, 100.0, np.nan])) == pytest.approx(1.0)
+    spread = cbd.multiplicative_spread(pd.Series([50.0, 200.0, 0.0]))  # logs +-ln 2 around 100
+    assert spread == pytest.approx(np.exp(np.log(4) / np.sqrt(2)))
+    assert np.isnan(cbd.multiplicative_spread(pd.Series([80.0])))

@@ -61,6 +61,13 @@ def overhead_batch(best: pd.DataFrame, overhead: float = 1.2) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def multiplicative_spread(values: pd.Series) -> float:
+    """exp(sd of log v) over the finite positive values: a x/÷ factor (NaN below two values)."""
+    v = np.asarray(values, float)
+    v = np.log(v[np.isfinite(v) & (v > 0)])
+    return float(np.exp(v.std(ddof=1))) if v.size > 1 else np.nan
+
+
 def censored_median(values: pd.Series, censored: pd.Series) -> tuple[float, str]:
     """The median over seeds of values some of which are censored: "below" (under the grid)
     ranks lowest, "above" (the value a lower bound) highest, the lower middle for an even
