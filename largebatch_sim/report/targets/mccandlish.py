@@ -22,7 +22,8 @@ TARGETS = (
         "Steps and examples to reach a target trade off along the hyperbola "
         "(S/S_min - 1)(E/E_min - 1) = 1, with B_crit = E_min / S_min inside the batch range.",
         "qualitative (fronts for several targets).",
-        "per front (task, target), >= 5 batch sizes with the best rate each: the fit's RMS "
+        "per front (task, target), >= 5 batch sizes with the best rate each (chosen on one "
+        "seed; its steps the median over the seeds rerun at that rate): the fit's RMS "
         "residual of log steps, and whether B_crit lies inside the measured batch range.",
         AllOf(
             (
