@@ -490,7 +490,9 @@ def noise_section(opts: Options) -> str:
                 [
                     ours_step(model_name, MNIST1D, batch, steps=4),
                     ours_step(model_name, MNIST1D, batch, noise_chunks=chunks, steps=4),
-                    ours_step(model_name, MNIST1D, batch, 1, chunks, noise_every=4, steps=4),
+                    ours_step(
+                        model_name, MNIST1D, batch, noise_chunks=chunks, noise_every=4, steps=4
+                    ),
                 ],
                 n,
             )

@@ -43,7 +43,7 @@ def test_steps_over_seeds_take_the_median_at_the_chosen_rate():
     chosen = fake_curves(hyperbola).assign(seed=0)
     best = cb.best_per_batch(chosen, {"t": (TARGET,)})
     cells = cb.best_cells(best)
-    assert len(cells) == len(BATCHES) and set(cells.lr) == {0.2}
+    assert len(cells) == len(BATCHES) and set(cells.best_lr) == {0.2}
     # two more seeds at the chosen rate: one 20 % slower, one that never reaches the target
     slower = fake_curves(lambda b: 1.2 * hyperbola(b), lrs=(0.2,)).assign(seed=1)
     never = fake_curves(hyperbola, lrs=(0.2,)).assign(seed=2, value=5.0)

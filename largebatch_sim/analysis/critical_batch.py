@@ -70,10 +70,10 @@ def best_per_batch(curves: pd.DataFrame, targets: Mapping[str, Sequence[float]])
 
 
 def best_cells(best: pd.DataFrame) -> pd.DataFrame:
-    """The distinct (task, batch, lr) cells that are some target's best rate in ``best``: the
-    runs to repeat on more seeds."""
+    """The distinct (task, batch, best_lr) cells that are some target's best rate in ``best``:
+    the runs to repeat on more seeds (``lr_tuning.with_seeds`` reads this table)."""
     cells = best.dropna(subset=["best_lr"])[["task", "batch", "best_lr"]]
-    return cells.drop_duplicates().rename(columns={"best_lr": "lr"}).reset_index(drop=True)
+    return cells.drop_duplicates().reset_index(drop=True)
 
 
 def best_over_seeds(best: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
