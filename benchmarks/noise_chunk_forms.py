@@ -4,11 +4,13 @@ against the plain weight gradient dW = X^T D, on the MLP's shapes (chunks of 32 
 - chunked (what ``nn.Linear.backward`` does): dW_c = X_c^T D_c as one batched product, then
   |dW_c|^2 and dW = sum_c dW_c;
 - Gram: |X_c^T D_c|^2 = sum((X_c X_c^T) * (D_c D_c^T)), from two batched n x n products,
-  beside the plain dW.
+  beside the plain dW;
+- the batched product alone (the chunked form without its norms and sum): the least the chunked
+  form can cost, whatever fuses its norms and sum into it, on NumPy's BLAS.
 
     OMP_NUM_THREADS=1 python benchmarks/noise_chunk_forms.py [--repeats 30]
 
-The three take turns (``paired_median_times``); the table is printed as Markdown for
+The four take turns (``paired_median_times``); the table is printed as Markdown for
 BENCHMARKS.md.
 """
 
@@ -27,7 +29,7 @@ CHUNK = 32  # B_small
 LAYERS = {"fc1": (40, 128), "fc2": (128, 128), "fc3": (128, 10)}  # the MLP on MNIST-1D
 
 
-def forms(batch: int, fan_in: int, fan_out: int) -> dict[str, Callable[[], None]]:
+def forms(batch: int, fan_in: int, fan_out: int) -> dict[str, Callable[[], object]]:
     """The plain product and the two chunk-norm forms on random float32 inputs."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(1, batch, fan_in)).astype(np.float32)
@@ -39,8 +41,11 @@ def forms(batch: int, fan_in: int, fan_out: int) -> dict[str, Callable[[], None]
         x.transpose(0, 2, 1) @ d
 
     def chunked() -> None:
-        dw = xc.transpose(0, 1, 3, 2) @ dc
+        dw = product()
         sq_norms(dw), sum_chunks(dw)
+
+    def product() -> np.ndarray:
+        return xc.transpose(0, 1, 3, 2) @ dc
 
     def gram() -> None:
         gram_norms(), x.transpose(0, 2, 1) @ d
@@ -49,9 +54,8 @@ def forms(batch: int, fan_in: int, fan_out: int) -> dict[str, Callable[[], None]
         gx, gd = xc @ xc.transpose(0, 1, 3, 2), dc @ dc.transpose(0, 1, 3, 2)
         return np.vecdot(gx.reshape(1, k, -1), gd.reshape(1, k, -1))
 
-    dw = xc.transpose(0, 1, 3, 2) @ dc
-    np.testing.assert_allclose(gram_norms(), sq_norms(dw), rtol=1e-3)  # the same norms
-    return {"plain dW": plain, "chunked": chunked, "Gram": gram}
+    np.testing.assert_allclose(gram_norms(), sq_norms(product()), rtol=1e-3)  # the same norms
+    return {"plain dW": plain, "chunked": chunked, "Gram": gram, "product alone": product}
 
 
 def main() -> None:

@@ -144,7 +144,11 @@ def _summed_chunk_norms(layers: Iterable[Layer]) -> Any:
 
 def chunk_batch(model: Layer) -> int:
     """The global batch B that the last chunked backward split (0 if none)."""
-    return max((layer.chunk_batch for layer in iter_layers(model)), default=0)
+    return _chunk_batch(iter_layers(model))
+
+
+def _chunk_batch(layers: Iterable[Layer]) -> int:
+    return max((layer.chunk_batch for layer in layers), default=0)
 
 
 class NoiseScale(_AtSteps):
@@ -222,7 +226,7 @@ class NoiseScale(_AtSteps):
         g_small_sq = self.chunks * per_chunk.sum(axis=1)  # k^2 mean_c |g_c|^2
         E = per_chunk.shape[0]  # one dot product over all parameters: 3x faster than one each
         g_big_sq = sq_norms(xp.concatenate([g.reshape(E, -1) for g in grads.values()], axis=1), 1)
-        batch = max(layer.chunk_batch for layer in self._layers)
+        batch = _chunk_batch(self._layers)
         self._rows.append((step, g_small_sq, g_big_sq, batch))
 
     def frame(self) -> pd.DataFrame:

@@ -30,8 +30,7 @@ RUN = RunConfig(
 def test_the_replay_is_the_recipes_run_and_keeps_the_checkpoints():
     (reference,) = run_ensemble([RUN], progress=False)
     replayed, params = branches.replay(RUN, (5, 20))
-    history = replayed.history.drop(columns="member").reset_index(drop=True)
-    assert history.equals(reference.history.reset_index(drop=True))
+    assert replayed.history.equals(reference.history)  # copying parameters changes nothing
     assert sorted(params) == [5, 20]
     assert params[5]["fc1.w"].shape[0] == 1
     assert not np.array_equal(params[5]["fc1.w"], params[20]["fc1.w"])

@@ -13,11 +13,10 @@ import numpy as np
 import pandas as pd
 
 from ..data import BatchSampler, load_dataset
-from ..decentral.run import lr_table
 from ..nn.models import build_model
 from ..optim import LAMB, LARS
 from ..runs.memo import memoised
-from ..train import train
+from ..runs.warm_cosine import train_warm_cosine
 from ..validate import ParameterError, check_choice, check_integer, check_number, check_sequence
 from .conadv import ConAdvSampler
 from .fgsm import check_eps
@@ -30,7 +29,7 @@ OPTIMIZERS = ("lamb", "lars")
 class ConAdvSpec:
     """``adversarial`` False: plain training on the clean batch of ``batch``; True: the clean
     batch and its FGSM copy (radius ``eps``) from weights ``tau`` steps stale. LAMB or LARS at
-    peak rate ``lr`` with a gradual warmup and a cosine decay (``decentral.run.lr_table``)."""
+    peak rate ``lr`` with a gradual warmup and a cosine decay (``runs.warm_cosine``)."""
 
     adversarial: bool = True
     tau: int = 1
@@ -80,15 +79,9 @@ def run_conadv(spec: ConAdvSpec) -> pd.DataFrame:
         optimizer = LAMB(weight_decay=spec.weight_decay)
     else:
         optimizer = LARS(weight_decay=spec.weight_decay)
-    table = lr_table(spec.lr, spec.epochs, spec.warmup_epochs, sampler.steps_per_epoch)
-    result = train(
-        model,
-        optimizer,
-        table,
-        sampler,
-        (data.x_test, data.y_test),
-        eval_every=max(1, len(table) // spec.evals),
-        progress=False,
+    test_data = (data.x_test, data.y_test)
+    result = train_warm_cosine(
+        model, optimizer, sampler, test_data, spec.lr, spec.epochs, spec.warmup_epochs, spec.evals
     )
     summary = result.summary
     return pd.DataFrame(

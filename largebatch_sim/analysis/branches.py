@@ -5,9 +5,8 @@ Merrill et al. measure the critical batch locally, at a point of one run: from a
 train short branches at larger batches on the same number of examples and call critical the
 largest batch whose loss keeps pace with the run's. Here:
 
-1. ``replay``: the reference run (a cached sweep run, ``RunConfig``) is trained again from the
-   library's building blocks, with a hook that copies the parameters at the checkpoint steps;
-   the replay is the same computation as the cached run (its history equals the cache's).
+1. ``replay``: the reference run (a cached sweep run, ``RunConfig``) is trained again by the
+   recipe that made it, with a hook that copies the parameters at the checkpoint steps.
 2. ``branch``: from each checkpoint, for each batch B, one ensemble of ``len(seeds) x
    len(lr_factors)`` members initialised from the checkpoint's parameters, trained with the
    run's optimizer at a constant rate for ``examples / B`` steps on fresh data orders (one per
@@ -40,14 +39,13 @@ import pandas as pd
 
 from .. import backend
 from ..data import BatchSampler, FreshSampler, load_dataset
-from ..instruments import NoiseScale
 from ..nn.base import Layer
 from ..nn.losses import scaled_gradient, softmax_cross_entropy
 from ..nn.models import build_model
-from ..runs import RunConfig
+from ..runs import RunConfig, RunResult
 from ..runs.memo import memoised
-from ..runs.recipe import build_optimizer, build_schedule, gradient_scale
-from ..train import Hook, TrainResult, evaluate, train
+from ..runs.recipe import build_optimizer, gradient_scale, run_ensemble
+from ..train import Hook, evaluate, train
 from ..validate import ParameterError, check_integer, check_number, check_sequence
 
 BRANCHABLE = ("mlp",)
@@ -110,34 +108,12 @@ def _loss_fn(config: RunConfig) -> Any:
     return scaled_gradient(softmax_cross_entropy, gradient_scale(config))
 
 
-def replay(config: RunConfig, checkpoints: Sequence[int]) -> tuple[TrainResult, dict[str, Any]]:
-    """Train the one-member run ``config`` as the recipe does and keep its parameters (on the
-    host) after each step in ``checkpoints``. Returns the run and {step: {name: (1, ...)}}."""
-    config = _check_run(config)
-    data = _data(config)
-    model = build_model(config.model, data.in_shape, data.classes)
-    model.init([config.seed], dtype=np.dtype(config.dtype))
-    model.set_workers(config.workers)
-    sampler = _sampler(config, data, config.batch, [config.seed])
-    steps = max(1, round(config.epochs * sampler.steps_per_epoch))
-    schedule = build_schedule(config, np.array([config.lr]), sampler.steps_per_epoch)
-    instruments = {}
-    if config.noise_chunks:
-        instruments["noise"] = NoiseScale(config.noise_chunks, config.noise_every, model=model)
+def replay(config: RunConfig, checkpoints: Sequence[int]) -> tuple[RunResult, dict[str, Any]]:
+    """Train the one-member run ``config`` through the recipe (``run_ensemble``) and keep its
+    parameters (on the host) after each step in ``checkpoints``. Returns the run and
+    {step: {name: (1, ...)}}."""
     snapshots = Snapshots(checkpoints)
-    result = train(
-        model,
-        build_optimizer(config),
-        schedule(np.arange(steps)),
-        sampler,
-        (data.x_test, data.y_test),
-        eval_every=max(1, steps // config.evals),
-        divergence_factor=config.divergence_factor,
-        instruments=instruments,
-        hooks=[snapshots],
-        progress=False,
-        loss_fn=_loss_fn(config),
-    )
+    (result,) = run_ensemble([_check_run(config)], progress=False, hooks=[snapshots])
     params = {
         step: {k: backend.to_host(v) for k, v in p.items()} for step, p in snapshots.params.items()
     }

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from ..data import GENERATED, load_dataset
 from ..data.registry import TRAIN_FRACTION
 from ..nn.models import build_model
-from ..optim import schedules
 from ..runs.memo import memoised
-from ..train import train
+from ..runs.warm_cosine import train_warm_cosine
 from ..validate import ParameterError, check_choice, check_integer, check_number
 from .consensus import ConsensusRecorder
 from .optimizers import OPTIMIZERS, build_optimizer
@@ -31,7 +29,7 @@ from .topology import TOPOLOGIES, mixing_matrix
 class DecentralisedSpec:
     """A run of ``optimizer`` over ``nodes`` nodes joined by ``topology``, each drawing
     ``node_batch`` examples per step (global batch nodes x node_batch) at peak rate ``lr``
-    (``lr_table``)."""
+    (``runs.warm_cosine``)."""
 
     optimizer: str = "decentlam"
     topology: str = "ring"
@@ -80,15 +78,6 @@ class DecentralisedSpec:
         return self.nodes * self.node_batch
 
 
-def lr_table(lr: float, epochs: int, warmup_epochs: float, steps_per_epoch: int) -> np.ndarray:
-    """Gradual warmup from lr / 10 to lr over ``warmup_epochs``, under a cosine decay to 0 over
-    the whole run, one rate per step."""
-    steps = epochs * steps_per_epoch
-    warm = min(steps - 1, round(warmup_epochs * steps_per_epoch))
-    schedule = schedules.warmup(schedules.cosine(lr, steps), "gradual", warm, start=lr / 10)
-    return schedule(np.arange(steps))
-
-
 def run_decentralised(spec: DecentralisedSpec) -> dict[str, object]:
     """Train and return ``{"spec", "consensus" (a table per evaluation), "final_acc" (the
     average model's test accuracy in %), "node_acc" (the nodes' own, mean over nodes, %),
@@ -103,16 +92,16 @@ def run_decentralised(spec: DecentralisedSpec) -> dict[str, object]:
     model = build_model(spec.model, data.in_shape, data.classes)
     model.init([spec.seed] * spec.nodes)  # every node starts from the same weights
     recorder = ConsensusRecorder(data.x_test, data.y_test)
-    table = lr_table(spec.lr, spec.epochs, spec.warmup_epochs, sampler.steps_per_epoch)
-    result = train(
+    result = train_warm_cosine(
         model,
         optimizer,
-        table,
         sampler,
         (data.x_test, data.y_test),
-        eval_every=max(1, len(table) // spec.evals),
+        spec.lr,
+        spec.epochs,
+        spec.warmup_epochs,
+        spec.evals,
         hooks=[recorder],
-        progress=False,
     )
     consensus = recorder.frame()
     return {

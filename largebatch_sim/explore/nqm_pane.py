@@ -44,61 +44,39 @@ def steps_at(
     return nqm.steps_to_target(target, lrs, batches, h, beta, p, max_steps=MAX_STEPS)
 
 
+def _slider(
+    kind: type[widgets.Widget],
+    description: str,
+    value: float,
+    low: float,
+    high: float,
+    step: float,
+    **options: float,
+) -> widgets.Widget:
+    """A wide slider that redraws on release (a log slider's bounds are exponents of ``base``)."""
+    return kind(
+        value=value,
+        min=low,
+        max=high,
+        step=step,
+        description=description,
+        layout=widgets.Layout(width="34em"),
+        style={"description_width": "11em"},
+        continuous_update=False,
+        **options,
+    )
+
+
 class NQMPane:
     """``widget``: sliders for batch, rate, momentum, preconditioning and target; the plot; a
     line of numbers; the copy-as box (the model's own parameters: it is no RunConfig)."""
 
     def __init__(self) -> None:
-        wide = {"style": {"description_width": "11em"}, "continuous_update": False}
-        wide_layout = widgets.Layout(width="34em")
-        self.batch = widgets.FloatLogSlider(
-            value=64,
-            base=2,
-            min=0,
-            max=16,
-            step=1,
-            description="batch B",
-            layout=wide_layout,
-            **wide,
-        )
-        self.lr = widgets.FloatLogSlider(
-            value=0.5,
-            base=10,
-            min=-4,
-            max=0.6,
-            step=0.05,
-            description="learning rate a",
-            layout=wide_layout,
-            **wide,
-        )
-        self.beta = widgets.FloatSlider(
-            value=0.0,
-            min=0.0,
-            max=0.99,
-            step=0.01,
-            description="momentum beta",
-            layout=wide_layout,
-            **wide,
-        )
-        self.p = widgets.FloatSlider(
-            value=0.0,
-            min=0.0,
-            max=1.0,
-            step=0.05,
-            description="preconditioning p",
-            layout=wide_layout,
-            **wide,
-        )
-        self.target = widgets.FloatLogSlider(
-            value=0.1,
-            base=10,
-            min=-2,
-            max=0,
-            step=0.1,
-            description="target loss",
-            layout=wide_layout,
-            **wide,
-        )
+        self.batch = _slider(widgets.FloatLogSlider, "batch B", 64, 0, 16, 1, base=2)
+        self.lr = _slider(widgets.FloatLogSlider, "learning rate a", 0.5, -4, 0.6, 0.05, base=10)
+        self.beta = _slider(widgets.FloatSlider, "momentum beta", 0.0, 0.0, 0.99, 0.01)
+        self.p = _slider(widgets.FloatSlider, "preconditioning p", 0.0, 0.0, 1.0, 0.05)
+        self.target = _slider(widgets.FloatLogSlider, "target loss", 0.1, -2, 0, 0.1, base=10)
         sliders = {
             "batch": self.batch,
             "lr": self.lr,
