@@ -136,13 +136,24 @@ def test_mf_curve_keeps_unresolved_points_as_nan():
 
 @pytest.mark.parametrize("cut_g2, verdict", [(0.1, "yes"), (1.0, "no")])
 def test_mf15_temperature(cut_g2, verdict):
-    rise = nt.temperature_rise(noise_frame(1.0, 100.0), noise_frame(cut_g2, 100.0), factor=10.0)
-    assert targets.judge("M-F15", nt.mf15_table(rise)).verdict == verdict
+    pairs = [(noise_frame(1.0, 100.0), noise_frame(cut_g2 * k, 100.0)) for k in (0.9, 1.0, 1.1)]
+    table = nt.mf15_table(nt.temperature_rises(pairs, factor=10.0))
+    assert len(table) == 3  # a row per seed
+    assert targets.judge("M-F15", table).verdict == verdict
+
+
+def test_mf15_reads_the_mean_over_seeds():
+    # rises of 4x and 16x: 0.4 and 1.6 of the predicted 10x, mean 1.0
+    pairs = [(noise_frame(1.0, 100.0), noise_frame(g2, 100.0)) for g2 in (0.25, 1 / 16)]
+    rises = nt.temperature_rises(pairs, factor=10.0)
+    np.testing.assert_allclose(rises.rise, [4.0, 16.0])
+    assert targets.judge("M-F15", nt.mf15_table(rises)).verdict == "yes"
 
 
 def test_mf15_unresolved_window():
-    rise = nt.temperature_rise(noise_frame(1.0, 100.0), noise_frame(-0.1, 100.0), factor=10.0)
-    assert targets.judge("M-F15", nt.mf15_table(rise)).verdict == "not resolved"
+    pairs = [(noise_frame(1.0, 100.0), noise_frame(-0.1, 100.0))]
+    table = nt.mf15_table(nt.temperature_rises(pairs, factor=10.0))
+    assert targets.judge("M-F15", table).verdict == "not resolved"
 
 
 @pytest.mark.parametrize("adaptive_steps, verdict", [(80.0, "yes"), (100.0, "no")])

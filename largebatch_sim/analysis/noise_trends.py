@@ -57,9 +57,18 @@ def temperature_rise(const: pd.DataFrame, cut: pd.DataFrame, factor: float) -> d
     )
 
 
-def mf15_table(rise: Mapping[str, float]) -> pd.DataFrame:
-    """M-F15's table: the measured / predicted rise (1 = as predicted)."""
-    return pd.DataFrame({"value": [rise["value"]]})
+def temperature_rises(
+    pairs: Sequence[tuple[pd.DataFrame, pd.DataFrame]], factor: float
+) -> pd.DataFrame:
+    """``temperature_rise`` for each (constant-rate, cut) pair of noise frames, one pair per
+    seed: a row each."""
+    return pd.DataFrame([temperature_rise(const, cut, factor) for const, cut in pairs])
+
+
+def mf15_table(rises: pd.DataFrame) -> pd.DataFrame:
+    """M-F15's table: the measured / predicted rise of each seed (1 = as predicted); the
+    criterion reads their mean."""
+    return rises[["value"]].reset_index(drop=True)
 
 
 def cost(steps: float, examples: float, r: float) -> float:
