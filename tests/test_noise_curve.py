@@ -11,6 +11,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from largebatch_sim.analysis import noise_trends as nt  # noqa: E402
+from largebatch_sim.analysis.noise import noise_scale_frame  # noqa: E402
 from largebatch_sim.report import noise_plots  # noqa: E402
 
 
@@ -65,7 +66,9 @@ def test_curve_summary_counts_and_windows():
 
 def test_temperature_summary_windows():
     g_big = np.where(np.arange(0, 40, 2) >= 30, 0.2, 1.0)  # |G|^2 < 0 in the last quarter
-    row = nt.temperature_summary("cut", fake_run(0.1, g_big=g_big), lr_end=0.01)
+    run = fake_run(0.1, g_big=g_big)
+    frame = noise_scale_frame(run.instruments["noise"])
+    row = nt.temperature_summary("cut", run, frame, lr_end=0.01)
     assert row["lr_end"] == 0.01 and not row["diverged"]
     assert row["raw_g2_nonpositive_last_quarter"] == 1.0
     assert row["B_simple_before"] == pytest.approx((1.0 / (1 / 8 - 1 / 64)) / (48 / 56))

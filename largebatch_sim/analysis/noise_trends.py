@@ -148,12 +148,12 @@ def curve_summary(task: str, chosen: Any, frame: pd.DataFrame, chunks: int) -> d
     )
 
 
-def temperature_summary(label: str, result: Any, lr_end: float) -> dict[str, Any]:
-    """One row of M-F15's table for a run with the noise instrument: B_simple over the window
-    [0.4, 0.5) of its steps (before a half-time drop) and over its last quarter, each the ratio
-    of the window's mean estimates (mean tr(Sigma) / mean |G|^2), the fraction of raw |G|^2
-    estimates <= 0 in the last quarter and the final training loss."""
-    fr = noise_scale_frame(result.instruments["noise"])
+def temperature_summary(label: str, result: Any, fr: pd.DataFrame, lr_end: float) -> dict[str, Any]:
+    """One row of M-F15's table for a run with the noise instrument (``fr``: its
+    ``noise.noise_scale_frame``): B_simple over the window [0.4, 0.5) of its steps (before a
+    half-time drop) and over its last quarter, each the ratio of the window's mean estimates
+    (mean tr(Sigma) / mean |G|^2), the fraction of raw |G|^2 estimates <= 0 in the last quarter
+    and the final training loss."""
     last = fr.step.max()
     half = fr[(fr.step < last / 2) & (fr.step >= 0.4 * last)]
     tail = fr[fr.step >= 0.75 * last]
